@@ -1,0 +1,21 @@
+/**
+ * Builds the `tattler` command tree. Each subcommand lives in commands/<verb>.ts.
+ * @module
+ */
+import { Command } from 'commander';
+import { inspectCommand } from './commands/inspect.ts';
+import type { CliIo } from './io.ts';
+
+/** The `tattler` program, writing to `io`. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('tattler')
+    .description(
+      'Tattler: IoT devices announce their model and firmware; the ISP answers with a signed verdict;\n' +
+        'a device with a valid FAIL keeps only its LAN until it is fixed or its owner overrides.',
+    )
+    .version('0.1.0')
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError();
+  program.addCommand(inspectCommand(io));
+  return program;
+}
