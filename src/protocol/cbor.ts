@@ -223,7 +223,6 @@ class Reader {
       argument = info;
     } else if (info === 24) {
       argument = this.#byte();
-      // Simple values 24..31 via 0xf8 are not well-formed (RFC 8949 §3.3); other majors: preferred.
       if (argument < 24) throw nonCanonical(at, 'one-byte argument below 24');
     } else if (info === 25) {
       this.#need(2);
@@ -254,6 +253,16 @@ class Reader {
 
   item(depth: number): CborValue {
     const at = this.#pos;
+    const initial = this.#bytes[at];
+    if (initial !== undefined && initial >= 0xe0) {
+      // Major type 7: only false, true and null belong to the subset (no floats, no undefined,
+      // no other simple values, no break).
+      this.#pos++;
+      if (initial === 0xf4) return false;
+      if (initial === 0xf5) return true;
+      if (initial === 0xf6) return null;
+      throw new ProtocolError('UNSUPPORTED', `CBOR: simple value or float (0x${initial.toString(16)}) at offset ${at}`);
+    }
     const { major, info, argument } = this.#head();
     switch (major) {
       case 0:
@@ -320,11 +329,7 @@ class Reader {
         return new CborTag(argument, this.item(depth + 1));
       }
       default:
-        // Major type 7: only false, true and null belong to the subset (no floats, no undefined).
-        if (info === 20) return false;
-        if (info === 21) return true;
-        if (info === 22) return null;
-        throw new ProtocolError('UNSUPPORTED', `CBOR: simple value or float (0x${(0xe0 | info).toString(16)}) at offset ${at}`);
+        throw new ProtocolError('UNSUPPORTED', `CBOR: major type ${major} (info ${info}) at offset ${at}`);
     }
   }
 

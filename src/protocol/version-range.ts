@@ -14,9 +14,13 @@ export const VERSION_SCHEME = { GENERIC: 0 } as const;
 /** A version scheme id. */
 export type VersionScheme = (typeof VERSION_SCHEME)[keyof typeof VERSION_SCHEME];
 
-/** One member of a range set: one exact version, or an interval with optional bounds. */
+/**
+ * One member of a range set: one exact version, exact versions sharing a prefix (each version is
+ * prefix + suffix: NAS and camera builds share long prefixes), or an interval with optional bounds.
+ */
 export type Interval =
   | { readonly kind: 'exact'; readonly version: string }
+  | { readonly kind: 'exact-list'; readonly prefix: string; readonly suffixes: readonly string[] }
   | {
       readonly kind: 'range';
       /** `null`: unbounded below. */
@@ -34,7 +38,18 @@ export interface RangeSet {
 }
 
 const LOWER_INCLUSIVE = 1;
+const textEncoder = new TextEncoder();
 const UPPER_INCLUSIVE = 2;
+
+/** Most suffixes in one exact-list member. */
+export const MAX_SUFFIXES = 128;
+
+/** Every exact version an interval names (empty for a range). */
+export function exactVersions(interval: Interval): readonly string[] {
+  if (interval.kind === 'exact') return [interval.version];
+  if (interval.kind === 'exact-list') return interval.suffixes.map((s) => interval.prefix + s);
+  return [];
+}
 
 /** The CBOR form of a range set: [scheme, [+ interval]]. */
 export function rangeSetToCbor(set: RangeSet): CborValue {
@@ -43,7 +58,9 @@ export function rangeSetToCbor(set: RangeSet): CborValue {
     set.intervals.map((i): CborValue =>
       i.kind === 'exact'
         ? i.version
-        : [
+        : i.kind === 'exact-list'
+          ? [i.prefix, [...i.suffixes]]
+          : [
             i.lower,
             i.upper,
             (i.lowerInclusive ? LOWER_INCLUSIVE : 0) | (i.upperInclusive ? UPPER_INCLUSIVE : 0),
@@ -67,7 +84,18 @@ export function rangeSetFromCbor(value: CborValue | undefined, path: string): Ra
   const intervals = items.map((item, n): Interval => {
     const p = `${path}.intervals[${n}]`;
     if (typeof item === 'string') return { kind: 'exact', version: asText(item, p, MAX_VERSION_BYTES) };
-    const fields = asArray(item, p, { min: 3, max: 3 });
+    const fields = asArray(item, p, { min: 2, max: 3 });
+    if (fields.length === 2) {
+      const prefix = asText(fields[0], `${p}.prefix`, MAX_VERSION_BYTES);
+      const suffixes = asArray(fields[1], `${p}.suffixes`, { min: 1, max: MAX_SUFFIXES }).map((x, k) => {
+        const suffix = asText(x, `${p}.suffixes[${k}]`, MAX_VERSION_BYTES);
+        if (textEncoder.encode(prefix + suffix).byteLength > MAX_VERSION_BYTES) {
+          throw new ProtocolError('BAD_VALUE', `${p}.suffixes[${k}]: version longer than ${MAX_VERSION_BYTES} bytes`);
+        }
+        return suffix;
+      });
+      return { kind: 'exact-list', prefix, suffixes };
+    }
     const lower = boundOf(fields[0], `${p}.lower`);
     const upper = boundOf(fields[1], `${p}.upper`);
     const flags = asUint(fields[2], `${p}.flags`, { max: 3 });
