@@ -4,6 +4,9 @@
  */
 import { Command } from 'commander';
 import { inspectCommand } from './commands/inspect.ts';
+import { keysCommand } from './commands/keys.ts';
+import { registryCommand } from './commands/registry.ts';
+import { rootCommand } from './commands/root.ts';
 import type { CliIo } from './io.ts';
 
 /** The `tattler` program, writing to `io`. */
@@ -17,5 +20,16 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
     .showHelpAfterError();
   program.addCommand(inspectCommand(io));
+  program.addCommand(keysCommand(io));
+  program.addCommand(rootCommand(io));
+  program.addCommand(registryCommand(io));
+  // addCommand() does not pass output settings down: give every subcommand the program's streams.
+  const inherit = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.copyInheritedSettings(command);
+      inherit(sub);
+    }
+  };
+  inherit(program);
   return program;
 }

@@ -176,8 +176,10 @@ export function decodePrivateKeyPem(pem: string): PrivateKey {
 export function decodePublicKeyPem(pem: string): PublicKey {
   let keyObject: KeyObject;
   try {
+    if (pem.includes('PRIVATE KEY')) throw new RangeError('public key: this is a private key file; give the .pub file');
     keyObject = createPublicKey({ key: pem, format: 'pem' });
   } catch (err) {
+    if (err instanceof RangeError) throw err;
     throw new RangeError('public key: not a PEM SPKI key', { cause: err });
   }
   if (keyObject.asymmetricKeyType !== 'ed25519') {

@@ -14,13 +14,15 @@ const STRIP = /[\p{P}\p{Z}\p{C}]/gu;
 
 /**
  * The canonical form of a vendor or model name ([P-4.1-1]): Unicode NFKC, lower case (Unicode
- * default mapping, no locale), NFKC again, then every punctuation, separator and control code
- * point removed. Throws `ProtocolError('BAD_VALUE')` when nothing is left or the result exceeds
+ * default mapping, no locale), NFKC again, every punctuation, separator and control code point
+ * removed, and NFKC once more. Throws `ProtocolError('BAD_VALUE')` when nothing is left or the result exceeds
  * 64 UTF-8 bytes.
  * @example canonicalName('D-Link') === 'dlink'; canonicalName('Archer C7') === canonicalName('archer_c7')
  */
 export function canonicalName(name: string): string {
-  const folded = name.normalize('NFKC').toLowerCase().normalize('NFKC').replace(STRIP, '');
+  // The last NFKC composes what the removal made adjacent ('a' + ' ' + U+0301 → 'á'), so the
+  // function is idempotent; composition only ever yields letters, never a removed category.
+  const folded = name.normalize('NFKC').toLowerCase().normalize('NFKC').replace(STRIP, '').normalize('NFKC');
   const n = textEncoder.encode(folded).byteLength;
   if (n === 0) throw new ProtocolError('BAD_VALUE', `name ${JSON.stringify(name.slice(0, 80))}: nothing left after canonicalisation`);
   if (n > MAX_NAME_BYTES) {
@@ -83,8 +85,9 @@ export function encodeAdvisoryId(id: string): number | string {
   const m = CVE.exec(id);
   if (m === null) return id;
   const year = Number(m[1]);
-  if (year <= 1999) return id;
-  return (year - 1999) * CVE_BASE + Number(m[2]);
+  const value = (year - 1999) * CVE_BASE + Number(m[2]);
+  // Only years 2000..2428 fit: the integer form is at most 2^32 − 1 (5 bytes on the wire).
+  return year <= 1999 || value > 0xffffffff ? id : value;
 }
 
 /** The text form of a wire advisory id; the inverse of {@link encodeAdvisoryId}. */

@@ -34,13 +34,14 @@ function parseIpv4(text: string): Uint8Array | undefined {
 function parseIpv6(text: string): Uint8Array | undefined {
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (s: string): number[] | undefined => {
+  // RFC 4291 §2.2 form 3: dotted IPv4 only as the last 32 bits of the whole address.
+  const groups = (s: string, ipv4Tail: boolean): number[] | undefined => {
     if (s === '') return [];
     const out: number[] = [];
     const parts = s.split(':');
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i] ?? '';
-      if (i === parts.length - 1 && p.includes('.')) {
+      if (ipv4Tail && i === parts.length - 1 && p.includes('.')) {
         const v4 = parseIpv4(p);
         if (v4 === undefined) return undefined;
         out.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
@@ -51,8 +52,8 @@ function parseIpv6(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = groups(halves[0] ?? '');
-  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  const head = groups(halves[0] ?? '', halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1] ?? '', true) : [];
   if (head === undefined || tail === undefined) return undefined;
   const fill = 8 - head.length - tail.length;
   if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;

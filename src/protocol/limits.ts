@@ -80,13 +80,13 @@ export const MAX_ENTRY_ADVISORIES = 2;
 
 /**
  * Largest encoded (tagged) COSE_Sign1 of a policy document; the rest of a private answer is for
- * the bucket document: 1217 − 3 (array header, version, kind) − 200 = 1014 bytes.
+ * the bucket document: 1217 − 3 (array header, version, kind) − 17 (echoed nonce) − 200 = 997.
  */
 export const MAX_POLICY_BYTES = 200;
 /** Largest encoded (tagged) COSE_Sign1 of a bucket document page. */
-export const MAX_BUCKET_BYTES = MAX_RESPONSE_CBOR_BYTES - 3 - MAX_POLICY_BYTES;
+export const MAX_BUCKET_BYTES = MAX_RESPONSE_CBOR_BYTES - 3 - 17 - MAX_POLICY_BYTES;
 /**
- * Largest encoded bucket entry. A page holds ⌊(1014 − 90 COSE − 40 page fields) / 56⌋ = 15
+ * Largest encoded bucket entry. A page holds ⌊(997 − 90 COSE − 40 page fields) / 56⌋ = 15
  * entries of this worst size, and ~20 of a typical one (one interval, one fix, one CVE).
  */
 export const MAX_BUCKET_ENTRY_BYTES = 56;

@@ -15,10 +15,10 @@ import {
   encodeUintOption,
 } from './coap.ts';
 import { ProtocolError } from './errors.ts';
-import { asArray, asUint } from './fields.ts';
+import { asArray, asBytes, asUint } from './fields.ts';
 import { readBucket, type Bucket } from './bucket.ts';
 import { readKeyCertificate, type KeyCertificate } from './key-certificate.ts';
-import { REQUEST_BYTES, WIRE_VERSION } from './limits.ts';
+import { NONCE_BYTES, REQUEST_BYTES, WIRE_VERSION } from './limits.ts';
 import { readPolicy, type Policy } from './policy.ts';
 import type { RequestFrame } from './request.ts';
 import { readRoot, type SignedRoot } from './root.ts';
@@ -35,7 +35,7 @@ export const RESPONSE_KIND = { VERDICT: 0, UNSIGNED_VERDICT: 1, PRIVATE: 2, CERT
 export type ResponseBody =
   | { readonly kind: 'verdict'; readonly signed: Uint8Array }
   | { readonly kind: 'unsigned-verdict'; readonly verdict: Uint8Array }
-  | { readonly kind: 'private'; readonly bucket: Uint8Array; readonly policy: Uint8Array }
+  | { readonly kind: 'private'; readonly nonce: Uint8Array; readonly bucket: Uint8Array; readonly policy: Uint8Array }
   | { readonly kind: 'certificate'; readonly certificate: Uint8Array }
   | { readonly kind: 'root'; readonly root: Uint8Array }
   | { readonly kind: 'not-found' }
@@ -45,7 +45,7 @@ export type ResponseBody =
 export type Response =
   | { readonly kind: 'verdict'; readonly verdict: Signed<Verdict> }
   | { readonly kind: 'unsigned-verdict'; readonly verdict: Verdict }
-  | { readonly kind: 'private'; readonly bucket: Signed<Bucket>; readonly policy: Signed<Policy> }
+  | { readonly kind: 'private'; readonly nonce: Uint8Array; readonly bucket: Signed<Bucket>; readonly policy: Signed<Policy> }
   | { readonly kind: 'certificate'; readonly certificate: Signed<KeyCertificate> }
   | { readonly kind: 'root'; readonly root: SignedRoot }
   | { readonly kind: 'not-found' }
@@ -68,7 +68,9 @@ function payloadOf(body: ResponseBody): Uint8Array | undefined {
       [kind, parts] = [RESPONSE_KIND.UNSIGNED_VERDICT, [body.verdict]];
       break;
     case 'private':
-      [kind, parts] = [RESPONSE_KIND.PRIVATE, [body.bucket, body.policy]];
+      // [P-5.5-4] the request's nonce, echoed unsigned: bucket and policy are cached bytes.
+      if (body.nonce.byteLength !== NONCE_BYTES) throw new RangeError('private answer: nonce must be 16 bytes');
+      [kind, parts] = [RESPONSE_KIND.PRIVATE, [Uint8Array.of(0x50), body.nonce, body.bucket, body.policy]];
       break;
     case 'certificate':
       [kind, parts] = [RESPONSE_KIND.CERTIFICATE, [body.certificate]];
@@ -80,11 +82,13 @@ function payloadOf(body: ResponseBody): Uint8Array | undefined {
     case 'busy':
       return undefined;
   }
-  // [1, kind, ...parts]: the array header and two small uints are one byte each.
+  // [1, kind, ...items]: the array header and two small uints are one byte each. `parts` are
+  // encoded items, except that a private answer's nonce is its bstr header (0x50) plus 16 bytes.
   let total = 3;
   for (const p of parts) total += p.byteLength;
+  const items = body.kind === 'private' ? 3 : parts.length;
   const out = new Uint8Array(total);
-  out[0] = 0x80 | (2 + parts.length);
+  out[0] = 0x80 | (2 + items);
   out[1] = WIRE_VERSION;
   out[2] = kind;
   let at = 3;
@@ -118,7 +122,7 @@ export function encodeResponse(frame: RequestFrame, body: ResponseBody, method: 
 }
 
 function parsePayload(value: CborValue): Response {
-  const parts = asArray(value, 'response', { min: 3, max: 4 });
+  const parts = asArray(value, 'response', { min: 3, max: 5 });
   if (parts[0] !== WIRE_VERSION) throw new ProtocolError('BAD_VERSION', `response.version: expected ${WIRE_VERSION}`);
   const kind = asUint(parts[1], 'response.kind', { max: 4 });
   const one = (): CborValue => {
@@ -134,8 +138,9 @@ function parsePayload(value: CborValue): Response {
       return { kind: 'unsigned-verdict', verdict };
     }
     case RESPONSE_KIND.PRIVATE: {
-      if (parts.length !== 4 || parts[2] === undefined || parts[3] === undefined) throw new ProtocolError('BAD_VALUE', 'response: a private answer has a bucket and a policy');
-      return { kind: 'private', bucket: readBucket(parts[2]), policy: readPolicy(parts[3]) };
+      if (parts.length !== 5 || parts[3] === undefined || parts[4] === undefined) throw new ProtocolError('BAD_VALUE', 'response: a private answer has a nonce, a bucket and a policy');
+      const nonce = asBytes(parts[2], 'response.nonce', { min: NONCE_BYTES, max: NONCE_BYTES });
+      return { kind: 'private', nonce, bucket: readBucket(parts[3]), policy: readPolicy(parts[4]) };
     }
     case RESPONSE_KIND.CERTIFICATE:
       return { kind: 'certificate', certificate: readKeyCertificate(one()) };

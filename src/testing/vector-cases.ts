@@ -218,8 +218,8 @@ export function goldenVectors(): Record<string, GoldenVector[]> {
       v('busy', '5.03 with Max-Age 600: rate limited, retry later', 'response', respond({ kind: 'busy', retryAfterSeconds: 600 })),
     ],
     'private-answer': [
-      v('one-model', 'bucket page with the DIR-859 entry, and the ISP policy', 'response', respond({ kind: 'private', bucket: encodeCbor(signBucket(k.feed, bucket)), policy: encodeCbor(signPolicy(k.collector, POLICY)) })),
-      v('fullest', '15 entries of the largest size and a long policy: still one datagram', 'response', respond({ kind: 'private', bucket: encodeCbor(signBucket(k.feed, fullest)), policy: encodeCbor(signPolicy(k.collector, bigPolicy)) })),
+      v('one-model', 'bucket page with the DIR-859 entry, and the ISP policy', 'response', respond({ kind: 'private', nonce: NONCE, bucket: encodeCbor(signBucket(k.feed, bucket)), policy: encodeCbor(signPolicy(k.collector, POLICY)) })),
+      v('fullest', '15 entries of the largest size and a long policy: still one datagram', 'response', respond({ kind: 'private', nonce: NONCE, bucket: encodeCbor(signBucket(k.feed, fullest)), policy: encodeCbor(signPolicy(k.collector, bigPolicy)) })),
     ],
     documents: [
       v('certificate', 'answer to GET /c: key certificate for the collector key, 7 days, two prefixes', 'response', respond({ kind: 'certificate', certificate: encodeCbor(cert) }, COAP_CODE.GET)),

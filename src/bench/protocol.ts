@@ -1,0 +1,79 @@
+/**
+ * `npm run bench:protocol`: the shell that times the protocol cases, prints the table and rewrites
+ * the `bench:protocol` section of docs/PERFORMANCE.md. Measuring and rendering are plain functions.
+ * @module
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { isNativeAccelerationEnabled } from 'cbor-x';
+import { MEASURE_DEFAULTS, measureCases } from './measure.ts';
+import { renderRatios, renderSection, renderTable, replaceSection } from './performance-section.ts';
+import { PROTOCOL_RATIOS, protocolCases, protocolNotes } from './protocol-cases.ts';
+
+const COMMAND = 'npm run bench:protocol';
+const SECTION = 'protocol';
+// dist/bench/protocol.js → docs/PERFORMANCE.md at the package root, whatever the working directory.
+const PERFORMANCE_FILE = new URL('../../docs/PERFORMANCE.md', import.meta.url);
+
+async function readIfPresent(file: URL): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function seconds(ns: bigint): string {
+  return (Number(ns) / 1e9).toString();
+}
+
+async function run(): Promise<void> {
+  const options = { ...MEASURE_DEFAULTS, clock: () => process.hrtime.bigint() };
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
+  const cores = cpus().length;
+  if (loadAtStart > cores / 2) {
+    process.stderr.write(`bench:protocol: warning: load average ${loadAtStart.toFixed(2)} on ${cores} cores; figures will be skewed\n`);
+  }
+  const cases = protocolCases();
+  const perCaseSeconds = (Number(options.warmupNs) + options.rounds * Number(options.runNs)) / 1e9;
+  process.stderr.write(`bench:protocol: ${cases.length} cases, about ${Math.ceil(cases.length * perCaseSeconds)} s…\n`);
+  const measurements = measureCases(cases, options);
+
+  const cpu = cpus();
+  const report = {
+    name: SECTION,
+    title: 'Protocol: wire codecs and signatures (`src/bench/protocol.ts`)',
+    environment: {
+      date: new Date().toISOString(),
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
+      cores: cpu.length,
+      totalMemoryBytes: totalmem(),
+      system: `${type()} ${release()} ${process.arch}`,
+      nodeVersion: process.version,
+      command: COMMAND,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
+    },
+    method:
+      `${seconds(options.warmupNs)} s warm-up per case, then ${options.rounds} interleaved rounds of ` +
+      `${seconds(options.runNs)} s each; median round shown. One thread; cbor-x native string ` +
+      `extraction ${isNativeAccelerationEnabled ? 'on' : 'off'}.`,
+    measurements,
+    ratios: PROTOCOL_RATIOS,
+    notes: protocolNotes(measurements),
+  };
+
+  process.stdout.write(`${renderTable(measurements)}\n\n${renderRatios(measurements, PROTOCOL_RATIOS)}\n\n`);
+  for (const note of report.notes) process.stdout.write(`- ${note}\n`);
+
+  const before = await readIfPresent(PERFORMANCE_FILE);
+  await writeFile(PERFORMANCE_FILE, replaceSection(before, SECTION, renderSection(report)));
+  process.stdout.write(`\nwrote ${PERFORMANCE_FILE.pathname}\n`);
+}
+
+try {
+  await run();
+} catch (err) {
+  process.stderr.write(`bench:protocol: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+}
