@@ -245,7 +245,7 @@ test('PEM round trip keeps the seed, the public key and the key id', () => {
   }
 });
 
-test('decodePrivateKeyPem() and decodePublicKeyPem() throw RangeError on junk and on X25519 keys', () => {
+test('decodePrivateKeyPem() and decodePublicKeyPem() throw RangeError on junk, X25519 keys and the other kind of key file', () => {
   // An X25519 key (RFC 8410 §7, OID 1.3.101.110) has the same shape but is no signing key.
   const x25519 = createPrivateKey({
     key: Buffer.from('302e020100300506032b656e04220420' + '42'.repeat(32), 'hex'),
@@ -256,7 +256,7 @@ test('decodePrivateKeyPem() and decodePublicKeyPem() throw RangeError on junk an
   for (const pem of ['', 'not a key', RFC8410_PUBLIC_PEM, x25519Private]) {
     assert.throws(() => decodePrivateKeyPem(pem), RangeError, JSON.stringify(pem.slice(0, 30)));
   }
-  for (const pem of ['', 'not a key', x25519Private]) {
+  for (const pem of ['', 'not a key', x25519Private, RFC8410_PRIVATE_PEM]) {
     assert.throws(() => decodePublicKeyPem(pem), RangeError, JSON.stringify(pem.slice(0, 30)));
   }
 });

@@ -222,6 +222,7 @@ const ADVISORY_IDS: readonly (readonly [string, number])[] = [
   ['CVE-2017-1000253', 181000253],
   ['CVE-2000-0001', 10000001],
   ['CVE-2021-9999999', 229999999],
+  ['CVE-2428-4967295', 4294967295], // the largest integer form: 2^32 − 1
 ];
 
 for (const [id, wire] of ADVISORY_IDS) {
@@ -239,6 +240,8 @@ test('encodeAdvisoryId() leaves non-CVE and non-compact CVE ids as text', () => 
     'CVE-2021-036260',
     'CVE-2021-123', // fewer than 4 digits
     'CVE-2021-12345678', // 10^7 and above
+    'CVE-2428-4967296', // the integer form would exceed 2^32 − 1
+    'CVE-9999-0001',
     'cve-2021-36260',
     ' CVE-2021-36260',
     'ZDI-21-123',
@@ -261,17 +264,21 @@ test('decodeAdvisoryId() refuses numbers below 10^7 (year 1999) with BAD_VALUE',
 test('decodeAdvisoryId(encodeAdvisoryId(id)) === id for every CVE id and every text id', () => {
   const cveId = fc
     .tuple(fc.integer({ min: 2000, max: 9999 }), fc.integer({ min: 0, max: 9_999_999 }))
-    .map(([year, n]) => `CVE-${year}-${String(n).padStart(4, '0')}`);
+    .map(([year, n]) => ({
+      id: `CVE-${year}-${String(n).padStart(4, '0')}`,
+      // [P-4.3-1]: the integer form exactly when it fits in 2^32 − 1.
+      compact: (year - 1999) * 10_000_000 + n <= 0xffffffff,
+    }));
   fc.assert(
     fc.property(
       fc.oneof(
-        cveId.map((id) => ({ id, compact: true })),
+        cveId,
         fc.string({ unit: 'binary', maxLength: 20 }).map((id) => ({ id, compact: false })),
       ),
       ({ id, compact }) => {
         const wire = encodeAdvisoryId(id);
         assert.equal(decodeAdvisoryId(wire), id);
-        if (compact) assert.equal(typeof wire, 'number');
+        assert.equal(typeof wire, compact ? 'number' : 'string');
       },
     ),
     { numRuns: 2000 },

@@ -76,7 +76,10 @@ function texts(value: CborValue, path: string, limits: { max: number; bytes: num
 /** Reads a wire advisory id (CVE number or text). */
 export function readAdvisoryId(value: CborValue | undefined, path: string): string {
   if (typeof value === 'number') return decodeAdvisoryId(asUint(value, path, { min: 10_000_000, max: 0xffffffff }));
-  return asText(value, path, MAX_ADVISORY_ID_BYTES);
+  const text = asText(value, path, MAX_ADVISORY_ID_BYTES);
+  // [P-4.3-1] one encoding per value: a CVE id with an integer form must be sent as the integer.
+  if (encodeAdvisoryId(text) !== text) throw new ProtocolError('NON_CANONICAL', `${path}: CVE id sent as text, expected its integer form`);
+  return text;
 }
 
 /** Decodes and validates a record payload. */

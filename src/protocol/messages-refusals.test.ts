@@ -294,13 +294,34 @@ test('decodeFeedRecordPayload() refuses an unknown key with UNKNOWN_KEY', () => 
   );
 });
 
-test('decodeFeedRecordPayload() reads back every CVE id that encodeAdvisoryId() compacts (years up to 9999)', () => {
-  // [P-4.3-1]: every CVE-YYYY-N with YYYY ≥ 2000 and N < 10^7 is sent as (YYYY − 1999)·10^7 + N;
-  // from CVE-2428-9999999 on that exceeds 2^32 − 1, the bound readAdvisoryId() enforces.
-  for (const id of ['CVE-2427-9999999', 'CVE-2428-9999999', 'CVE-2500-0001', 'CVE-9999-9999999']) {
-    const record = { ...RECORD, advisories: [id] };
-    assert.deepEqual(decodeFeedRecordPayload(encodeFeedRecordPayload(record)).advisories, [id], id);
+test('decodeFeedRecordPayload() reads back CVE ids of every year, integer up to 2^32 − 1 and text beyond', () => {
+  // [P-4.3-1]: (YYYY − 1999)·10^7 + N is sent as an integer only while it fits readAdvisoryId()'s
+  // uint32 bound; CVE-2428-4967296 is the first id that must stay text.
+  const cases: [string, 'number' | 'string'][] = [
+    ['CVE-2427-9999999', 'number'],
+    ['CVE-2428-4967295', 'number'],
+    ['CVE-2428-4967296', 'string'],
+    ['CVE-2500-0001', 'string'],
+    ['CVE-9999-9999999', 'string'],
+  ];
+  for (const [id, form] of cases) {
+    const payload = encodeFeedRecordPayload({ ...RECORD, advisories: [id] });
+    const wire = asMap(decodeCbor(payload), 'record').get(6);
+    assert.ok(Array.isArray(wire));
+    assert.equal(typeof wire[0], form, id);
+    assert.deepEqual(decodeFeedRecordPayload(payload).advisories, [id], id);
   }
+});
+
+test('decodeFeedRecordPayload() refuses a CVE id sent as text when it has an integer form (NON_CANONICAL)', () => {
+  // [P-4.3-1] "A CVE id that can be sent as an integer MUST be (one encoding per value)", and
+  // [P-2.1-3]: every value has exactly one accepted encoding.
+  const map = asMap(decodeCbor(encodeFeedRecordPayload(RECORD)), 'record');
+  const payload = encodeCbor(new Map([...map, [6, ['CVE-2019-17621']]]));
+  assert.equal(
+    protocolErrorCode(() => decodeFeedRecordPayload(payload)),
+    'NON_CANONICAL',
+  );
 });
 
 test('verifySign1() returns false after any one payload byte of a signed verdict is flipped', () => {
