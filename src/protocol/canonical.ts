@@ -8,6 +8,7 @@ import { BUCKET_TAG_BYTES, MAX_NAME_BYTES } from './limits.ts';
 import { ProtocolError } from './errors.ts';
 
 const textEncoder = new TextEncoder();
+const ASCII_CANONICAL = /^[a-z0-9]+$/;
 
 // [P-4.1-1] Removed after folding: punctuation (P*), separators (Z*) and other (C*) code points.
 const STRIP = /[\p{P}\p{Z}\p{C}]/gu;
@@ -33,6 +34,8 @@ export function canonicalName(name: string): string {
 
 /** True when `name` is already canonical (devices must send canonical names, [P-5.1-3]). */
 export function isCanonicalName(name: string): boolean {
+  // Fast path: lower-case ASCII letters and digits are unchanged by every step of [P-4.1-1].
+  if (ASCII_CANONICAL.test(name)) return name.length <= MAX_NAME_BYTES;
   try {
     return canonicalName(name) === name;
   } catch {
