@@ -13,6 +13,7 @@ import {
   renderTable,
   replaceSection,
   sectionMarkers,
+  spreadWarning,
   type BenchReport,
 } from './performance-section.ts';
 
@@ -96,4 +97,14 @@ test('replaceSection() refuses unbalanced or repeated markers', () => {
   for (const doc of [`${start}\n`, `${end}\n`, `${end}\n${start}\n`, `${start}\n${end}\n${start}\n${end}\n`]) {
     assert.throws(() => replaceSection(doc, 'demo', `${start}\n${end}`), RangeError, doc);
   }
+});
+
+test('spreadWarning() names only the cases whose rounds differ by more than 20%', () => {
+  const steady = measurement('a', 1000);
+  const shaky = { ...measurement('b', 1000), minNsPerOp: 900, maxNsPerOp: 1300 };
+  assert.equal(spreadWarning([steady]), undefined);
+  const warning = spreadWarning([steady, shaky]) ?? '';
+  assert.match(warning, /case b \(900 – 1,300 ns\)/);
+  assert.doesNotMatch(warning, /case a/);
+  assert.ok(renderSection({ ...REPORT, measurements: [steady, shaky] }).includes(`- ${warning}`));
 });

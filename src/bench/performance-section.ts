@@ -127,6 +127,25 @@ export function renderRatios(measurements: readonly Measurement[], ratios: reado
   return table(['time per op, A ÷ B (same run)', 'ratio'], rows, 1);
 }
 
+/** Rounds of one case further apart than this, relative to the median, make it "unstable". */
+export const UNSTABLE_SPREAD = 0.2;
+
+/**
+ * A warning naming the cases whose slowest and fastest rounds differ by more than
+ * {@link UNSTABLE_SPREAD} of the median, or `undefined` when every case was steady.
+ */
+export function spreadWarning(measurements: readonly Measurement[]): string | undefined {
+  const unstable = measurements.filter((m) => (m.maxNsPerOp - m.minNsPerOp) / m.nsPerOp > UNSTABLE_SPREAD);
+  if (unstable.length === 0) return undefined;
+  const names = unstable.map((m) => `${m.name} (${formatNumber(m.minNsPerOp)} – ${formatNumber(m.maxNsPerOp)} ns)`);
+  return `Unstable in this run, rounds more than ${UNSTABLE_SPREAD * 100}% apart: ${names.join('; ')}.`;
+}
+
+function notesOf(report: BenchReport): string[] {
+  const warning = spreadWarning(report.measurements);
+  return warning === undefined ? [...report.notes] : [...report.notes, warning];
+}
+
 /** The whole section, markers included. */
 export function renderSection(report: BenchReport): string {
   const { start, end } = sectionMarkers(report.name);
@@ -147,7 +166,7 @@ export function renderSection(report: BenchReport): string {
     'Ratios, from the figures above:',
     '',
     renderRatios(report.measurements, report.ratios),
-    ...(report.notes.length === 0 ? [] : ['', ...report.notes.map((n) => `- ${n}`)]),
+    ...notesOf(report).flatMap((n, i) => (i === 0 ? ['', `- ${n}`] : [`- ${n}`])),
     end,
   ].join('\n');
 }

@@ -56,8 +56,9 @@ async function run(): Promise<void> {
     },
     method:
       `${seconds(options.warmupNs)} s warm-up per case, then ${options.rounds} interleaved rounds of ` +
-      `${seconds(options.runNs)} s each; median round shown. One thread; cbor-x native string ` +
-      `extraction ${isNativeAccelerationEnabled ? 'on' : 'off'}.`,
+      `${seconds(options.runNs)} s each; median round shown. JavaScript on one thread, but V8's ` +
+      `garbage collector also works on helper threads, so a busy second core slows the ` +
+      `allocation-heavy rows. cbor-x native string extraction ${isNativeAccelerationEnabled ? 'on' : 'off'}.`,
     measurements,
     ratios: PROTOCOL_RATIOS,
     notes: protocolNotes(measurements),
