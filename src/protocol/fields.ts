@@ -79,12 +79,25 @@ export function asBytes(
   return value;
 }
 
-const textEncoder = new TextEncoder();
+/** UTF-8 length of a string without encoding it (lone surrogates count 3, as U+FFFD). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 /** Asserts `value` is a text string of 1..maxBytes UTF-8 bytes with no control characters. */
 export function asText(value: CborValue | undefined, path: string, maxBytes: number): string {
   if (typeof value !== 'string') throw badType(path, 'text', value);
-  const n = textEncoder.encode(value).byteLength;
+  const n = utf8Length(value);
   if (n === 0 || n > maxBytes) {
     throw new ProtocolError('BAD_VALUE', `${path}: expected 1..${maxBytes} bytes of text, got ${n}`);
   }

@@ -3,7 +3,7 @@
  * the certificate and root queries, each a NON CoAP request padded to exactly 1232 bytes.
  * @module
  */
-import { decodeCbor, encodeCbor, type CborKey, type CborValue } from './cbor.ts';
+import { CBOR_DEFAULTS, decodeCbor, encodeCbor, type CborKey, type CborValue } from './cbor.ts';
 import {
   COAP_CODE,
   COAP_OPTION,
@@ -214,19 +214,19 @@ export function encodeRequest(request: Request, frame: RequestFrame): Uint8Array
   const budget = REQUEST_BYTES - head.byteLength - 1;
   const padBytes = budget - 6 - body.byteLength;
   if (padBytes < MIN_PAD_BYTES) throw new ProtocolError('TOO_LARGE', `request body: ${body.byteLength} bytes leave ${padBytes} bytes of padding`);
-  const payload = new Uint8Array(budget);
-  payload[0] = 0x84;
-  payload[1] = WIRE_VERSION;
-  payload[2] = kind;
-  payload.set(body, 3);
-  const at = 3 + body.byteLength;
-  payload[at] = 0x59; // byte string, 2-byte length: preferred because padBytes >= 256
-  payload[at + 1] = padBytes >> 8;
-  payload[at + 2] = padBytes & 0xff;
+  // Written straight into the datagram; the pad is the zero bytes the new array already holds.
   const out = new Uint8Array(REQUEST_BYTES);
   out.set(head);
-  out[head.byteLength] = 0xff;
-  out.set(payload, head.byteLength + 1);
+  let at = head.byteLength;
+  out[at++] = 0xff;
+  out[at++] = 0x84;
+  out[at++] = WIRE_VERSION;
+  out[at++] = kind;
+  out.set(body, at);
+  at += body.byteLength;
+  out[at++] = 0x59; // byte string, 2-byte length: preferred because padBytes >= 256
+  out[at++] = padBytes >> 8;
+  out[at] = padBytes & 0xff;
   return out;
 }
 
@@ -251,7 +251,7 @@ function readUri(value: CborValue, path: string, scheme: string): string {
 
 function readOemId(value: CborValue, path: string): Uint8Array | number {
   if (typeof value === 'number') return asUint(value, path);
-  const bytes = asBytes(value, path, { min: 3, max: 16 });
+  const bytes = asBytes(value, path, { min: 3, max: 16 }).slice();
   if (bytes.byteLength !== 3 && bytes.byteLength !== 16) {
     throw new ProtocolError('BAD_VALUE', `${path}: expected 3 (IEEE OUI) or 16 (random) bytes, got ${bytes.byteLength}`);
   }
@@ -269,14 +269,14 @@ function parseBody(kind: number, value: CborValue | undefined): Request {
       });
       const flags = optional(body, CLAIM.FLAGS, (v) => asUint(v, `${path}.flags`, { min: 1, max: 1 })) ?? 0;
       const hwVersion = optional(body, CLAIM.HWVERSION, (v) => readVersionClaim(v, `${path}.hwversion`));
-      const hwModel = optional(body, CLAIM.HWMODEL, (v) => asBytes(v, `${path}.hwmodel`, { min: 1, max: 32 }));
+      const hwModel = optional(body, CLAIM.HWMODEL, (v) => asBytes(v, `${path}.hwmodel`, { min: 1, max: 32 }).slice());
       const oemId = optional(body, CLAIM.OEMID, (v) => readOemId(v, `${path}.oemid`));
       const cpe = optional(body, CLAIM.CPE, (v) => readUri(v, `${path}.cpe`, 'cpe:2.3:'));
       const mudUrl = optional(body, CLAIM.MUD_URL, (v) => readUri(v, `${path}.mud_url`, 'https://'));
       const sbomUrl = optional(body, CLAIM.SBOM_URL, (v) => readUri(v, `${path}.sbom_url`, 'https://'));
       return {
         kind: 'identified',
-        nonce: asBytes(body.get(CLAIM.NONCE), `${path}.nonce`, { min: NONCE_BYTES, max: NONCE_BYTES }),
+        nonce: asBytes(body.get(CLAIM.NONCE), `${path}.nonce`, { min: NONCE_BYTES, max: NONCE_BYTES }).slice(),
         vendor: readName(body.get(CLAIM.VENDOR), `${path}.vendor`),
         model: readName(body.get(CLAIM.MODEL), `${path}.model`),
         swName: asText(body.get(CLAIM.SWNAME), `${path}.swname`, MAX_SWNAME_BYTES),
@@ -292,20 +292,20 @@ function parseBody(kind: number, value: CborValue | undefined): Request {
     }
     case REQUEST_KIND.PRIVATE: {
       checkKeys(body, path, { allowed: [CLAIM.NONCE, CLAIM.BUCKET_PREFIX, CLAIM.PAGE], required: [CLAIM.NONCE, CLAIM.BUCKET_PREFIX] });
-      const prefix = asBytes(body.get(CLAIM.BUCKET_PREFIX), `${path}.prefix`, { min: 2, max: 2 });
+      const prefix = asBytes(body.get(CLAIM.BUCKET_PREFIX), `${path}.prefix`, { min: 2, max: 2 }).slice();
       if (((prefix[1] ?? 0) & 0x0f) !== 0) throw new ProtocolError('BAD_VALUE', `${path}.prefix: the low 4 bits must be zero`);
       // [P-5.2-2] page 0 is sent by omitting the key, so each request has one encoding.
       const page = optional(body, CLAIM.PAGE, (v) => asUint(v, `${path}.page`, { min: 1, max: MAX_BUCKET_PAGES - 1 })) ?? 0;
       return {
         kind: 'private',
-        nonce: asBytes(body.get(CLAIM.NONCE), `${path}.nonce`, { min: NONCE_BYTES, max: NONCE_BYTES }),
+        nonce: asBytes(body.get(CLAIM.NONCE), `${path}.nonce`, { min: NONCE_BYTES, max: NONCE_BYTES }).slice(),
         prefix,
         page,
       };
     }
     case REQUEST_KIND.CERTIFICATE:
       checkKeys(body, path, { allowed: [CLAIM.KID], required: [CLAIM.KID] });
-      return { kind: 'certificate', kid: asBytes(body.get(CLAIM.KID), `${path}.kid`, { min: KID_BYTES, max: KID_BYTES }) };
+      return { kind: 'certificate', kid: asBytes(body.get(CLAIM.KID), `${path}.kid`, { min: KID_BYTES, max: KID_BYTES }).slice() };
     case REQUEST_KIND.ROOT:
       checkKeys(body, path, { allowed: [CLAIM.ROOT_VERSION], required: [CLAIM.ROOT_VERSION] });
       return { kind: 'root', version: asUint(body.get(CLAIM.ROOT_VERSION), `${path}.root_version`, { min: 1, max: 0xffffffff }) };
@@ -358,7 +358,8 @@ export function decodeRequest(datagram: Uint8Array): DecodedRequest {
   if (payload[0] === 0x84 && payload[1] !== WIRE_VERSION) {
     throw new ProtocolError('BAD_VERSION', `request.version: ${String(payload[1])}, expected ${WIRE_VERSION}`);
   }
-  const parts = asArray(decodeCbor(payload), 'request', { min: 4, max: 4 });
+  // Byte strings as views (the pad is ~950 bytes); parseBody copies every one it returns.
+  const parts = asArray(decodeCbor(payload, REQUEST_CBOR_LIMITS), 'request', { min: 4, max: 4 });
   const version = asUint(parts[0], 'request.version');
   if (version !== WIRE_VERSION) throw new ProtocolError('BAD_VERSION', `request.version: ${version}, expected ${WIRE_VERSION}`);
   const kind = asUint(parts[1], 'request.kind');
@@ -366,8 +367,16 @@ export function decodeRequest(datagram: Uint8Array): DecodedRequest {
   if (expected.path.charCodeAt(0) !== pathByte) throw new ProtocolError('BAD_COAP', `coap: kind ${kind} sent to the wrong Uri-Path`);
   const request = parseBody(kind, parts[2]);
   const pad = asBytes(parts[3], 'request.pad');
-  for (const b of pad) if (b !== 0) throw new ProtocolError('BAD_VALUE', 'request.pad: padding bytes must be zero');
+  if (!isAllZero(pad)) throw new ProtocolError('BAD_VALUE', 'request.pad: padding bytes must be zero');
   return { frame: { messageId: coap.messageId, token: coap.token }, request };
+}
+
+const ZEROS = new Uint8Array(REQUEST_BYTES);
+const REQUEST_CBOR_LIMITS = Object.freeze({ ...CBOR_DEFAULTS, viewByteStrings: true });
+
+/** True when every byte is zero: one native compare against a zero buffer (no JS loop). */
+function isAllZero(bytes: Uint8Array): boolean {
+  return Buffer.compare(bytes, ZEROS.subarray(0, bytes.byteLength)) === 0;
 }
 
 /** Body bytes a request will take, to check a device configuration before sending. */
