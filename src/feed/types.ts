@@ -109,3 +109,13 @@ export interface ProductMatchRow {
   readonly kev: boolean;
   readonly provenance: Provenance;
 }
+
+/** Read access to imported data, implemented by the SQLite store and by in-memory test readers. */
+export interface FeedReader {
+  /** Every row whose canonical vendor and model are exactly these (no substring matching). */
+  lookup(vendor: string, model: string): ProductMatchRow[];
+  /** Every row, for building the in-memory index and the signed feed. */
+  rows(): IterableIterator<ProductMatchRow>;
+  /** The canonical vendor an alias stands for (`dlinksystems` → `dlink`), or the input itself. */
+  canonicalVendor(vendor: string): string;
+}
