@@ -5,6 +5,7 @@
  */
 // The bench is the one place besides protocol/cbor.ts that imports a CBOR library and node:crypto
 // directly: they are the baselines our codec and our key caching are measured against.
+import { DIR859_RECORD } from '../testing/vector-cases.ts';
 import { createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { Encoder, Tag } from 'cbor-x';
 import {
@@ -106,24 +107,8 @@ function buildFixtures(key: ReturnType<typeof importPrivateKey>): Fixtures {
     prefix: bucketPrefix(modelHash(vendor, model)),
     page: 0,
   };
-  const record: FeedRecord = {
-    vendor,
-    model,
-    hwVersions: [],
-    ranges: {
-      scheme: 0,
-      intervals: [{ kind: 'range', lower: null, lowerInclusive: false, upper: '1.06b01', upperInclusive: false }],
-    },
-    advisories: ['CVE-2019-17621'],
-    cvss10: 98,
-    kev: true,
-    fixed: ['1.06B01'],
-    remediationHosts: ['support.dlink.com'],
-    eligible: true,
-    feedVersion: 42,
-    issuedAt: 1_700_000_000,
-    expiresAt: 1_700_600_000,
-  };
+  const record: FeedRecord = { ...DIR859_RECORD, vendor, model };
+
   const destination = parseIp('192.0.2.1');
   const source = parseIp('198.51.100.7');
   if (destination === undefined || source === undefined) throw new Error('bench fixture: bad address');

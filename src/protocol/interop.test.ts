@@ -5,6 +5,7 @@
  * tool, when that tool is not installed (CI installs them as Debian packages).
  * @module
  */
+import { DIR859_RECORD } from '../testing/vector-cases.ts';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import dgram from 'node:dgram';
@@ -100,32 +101,8 @@ const PRIVATE_ANNOUNCEMENT: PrivateAnnouncement = {
   page: 0,
 };
 
-const RECORD: FeedRecord = {
-  vendor: ANNOUNCEMENT.vendor,
-  model: ANNOUNCEMENT.model,
-  hwVersions: [],
-  ranges: {
-    scheme: 0,
-    intervals: [
-      {
-        kind: 'range',
-        lower: null,
-        lowerInclusive: false,
-        upper: '1.06b01',
-        upperInclusive: false,
-      },
-    ],
-  },
-  advisories: ['CVE-2019-17621'],
-  cvss10: 98,
-  kev: true,
-  fixed: ['1.06B01'],
-  remediationHosts: ['support.dlink.com'],
-  eligible: true,
-  feedVersion: 42,
-  issuedAt: 1_700_000_000,
-  expiresAt: 1_700_600_000,
-};
+// The vectors' D-Link DIR-859 record (CVE-2019-17621), named by the announcement's own names.
+const RECORD: FeedRecord = { ...DIR859_RECORD, vendor: ANNOUNCEMENT.vendor, model: ANNOUNCEMENT.model };
 
 function ip(text: string): Uint8Array {
   const bytes = parseIp(text);

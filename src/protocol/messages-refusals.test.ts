@@ -3,6 +3,7 @@
  * the compact advisory-id bound, and signatures that stop verifying when one byte changes.
  * @module
  */
+import { DIR859_RECORD } from '../testing/vector-cases.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -52,32 +53,7 @@ function overTheWire(value: CborValue): CborValue {
 }
 
 // A fixed record and verdict for the example-based tests below.
-const RECORD: FeedRecord = {
-  vendor: 'dlink',
-  model: 'dir859',
-  hwVersions: [],
-  ranges: {
-    scheme: 0,
-    intervals: [
-      {
-        kind: 'range',
-        lower: null,
-        lowerInclusive: false,
-        upper: '1.06b01',
-        upperInclusive: false,
-      },
-    ],
-  },
-  advisories: ['CVE-2019-17621'],
-  cvss10: 98,
-  kev: true,
-  fixed: ['1.06B01'],
-  remediationHosts: ['support.dlink.com'],
-  eligible: true,
-  feedVersion: 42,
-  issuedAt: 1_700_000_000,
-  expiresAt: 1_700_600_000,
-};
+const RECORD: FeedRecord = DIR859_RECORD;
 const VERDICT: Verdict = {
   nonce: new Uint8Array(16).fill(1),
   status: 'pass',

@@ -3,6 +3,7 @@
  * with a certificate, and an answer, each condition of the rule switchable to its failing value.
  * @module
  */
+import { DIR859_RECORD } from './vector-cases.ts';
 import type { PrivateKey } from '../crypto/index.ts';
 import type { AcceptanceContext, RefusalCode } from '../protocol/acceptance.ts';
 import { bucketPrefix, bucketTag, modelHash } from '../protocol/canonical.ts';
@@ -53,16 +54,9 @@ export const DEVICE = { vendor: 'dlink', model: 'dir859', swVersion: '1.05B03', 
 /** The record listing the device (eligible, KEV). */
 export function deviceRecord(overrides: Partial<FeedRecord> = {}): FeedRecord {
   return {
-    vendor: 'dlink',
-    model: 'dir859',
+    ...DIR859_RECORD,
     hwVersions: ['A1'],
-    ranges: { scheme: 0, intervals: [{ kind: 'range', lower: null, lowerInclusive: false, upper: '1.06b01', upperInclusive: false }] },
     advisories: ['CVE-2019-17621'],
-    cvss10: 98,
-    kev: true,
-    fixed: ['1.06B01'],
-    remediationHosts: ['support.dlink.com'],
-    eligible: true,
     feedVersion: 42,
     issuedAt: NOW - 3_600,
     expiresAt: NOW + 30 * 86_400,
