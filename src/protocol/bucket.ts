@@ -129,7 +129,7 @@ export function decodeBucketPayload(bytes: Uint8Array): Bucket {
 
 /**
  * Signs one bucket page with a feed key. Throws `ProtocolError('TOO_LARGE')` when an entry exceeds
- * 56 bytes or the page exceeds 1014 bytes: the publisher splits entries and pages.
+ * 56 bytes or the page exceeds 997 bytes: the publisher splits entries and pages.
  */
 export function signBucket(key: PrivateKey, bucket: Bucket): CborTag {
   for (const entry of bucket.entries) {

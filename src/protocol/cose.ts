@@ -25,6 +25,8 @@ export const COSE_TYP = {
   POLICY: 65104,
   KEY_CERTIFICATE: 65105,
   ROOT: 65106,
+  /** The manifest of a signed feed bundle (docs/feed.md); never sent to devices. */
+  FEED_BUNDLE: 65107,
 } as const;
 /** A `typ` value of a Tattler document. */
 export type CoseTyp = (typeof COSE_TYP)[keyof typeof COSE_TYP];
