@@ -9,7 +9,7 @@ import { buildProgram } from './program.ts';
 
 /** Runs the CLI with `argv` (as `process.argv`); sets `process.exitCode` on failure. */
 export async function main(argv: readonly string[]): Promise<void> {
-  const program: Command = buildProgram({ out: process.stdout, err: process.stderr });
+  const program: Command = buildProgram({ out: process.stdout, err: process.stderr, env: process.env });
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

@@ -3,6 +3,8 @@
  * @module
  */
 import { Command } from 'commander';
+import { checkCommand } from './commands/check.ts';
+import { feedCommand } from './commands/feed.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keysCommand } from './commands/keys.ts';
 import { registryCommand } from './commands/registry.ts';
@@ -17,12 +19,16 @@ export function buildProgram(io: CliIo): Command {
         'a device with a valid FAIL keeps only its LAN until it is fixed or its owner overrides.',
     )
     .version('0.1.0')
+    // Program options only before the subcommand: `tattler check --version X` is check's own option.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
     .showHelpAfterError();
   program.addCommand(inspectCommand(io));
   program.addCommand(keysCommand(io));
   program.addCommand(rootCommand(io));
   program.addCommand(registryCommand(io));
+  program.addCommand(checkCommand(io));
+  program.addCommand(feedCommand(io));
   // addCommand() does not pass output settings down: give every subcommand the program's streams.
   const inherit = (command: Command): void => {
     for (const sub of command.commands) {

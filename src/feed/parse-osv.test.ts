@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseOsvRecord } from './parse-osv.ts';
+import { FeedError } from './types.ts';
+
+// Constructed records in the OSV schema 1.6 shape: no real OSV record names a device model
+// (see vectors/feeds/README.md), so these exercise the rules, not real data.
+const where = { file: 'osv/x.json', record: '$' };
+
+function record(affected: unknown[]): unknown {
+  return { id: 'OSV-TEST-1', aliases: ['CVE-2024-0001'], published: '2024-01-02T00:00:00Z', severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }], affected };
+}
+
+test('parseOsvRecord() maps pkg:generic/<vendor>/<model> and turns events into separate intervals', () => {
+  const advisory = parseOsvRecord(record([{
+    package: { ecosystem: 'GIT', name: 'fw', purl: 'pkg:generic/D-Link/DIR-859' },
+    ranges: [
+      { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.05B03' }, { introduced: '1.06' }, { last_affected: '1.06B01' }] },
+      { type: 'GIT', repo: 'https://example.com/x.git', events: [{ introduced: '0' }, { fixed: 'abc123' }] },
+    ],
+  }]), where);
+  assert.equal(advisory.cvss, null);
+  assert.deepEqual(advisory.products, [{
+    vendor: 'dlink',
+    model: 'dir859',
+    hwVersion: null,
+    intervals: [
+      { kind: 'range', lower: null, lowerInclusive: false, upper: '1.05B03', upperInclusive: false },
+      { kind: 'range', lower: '1.06', lowerInclusive: true, upper: '1.06B01', upperInclusive: true },
+    ],
+    fixed: ['1.05B03'],
+    confidence: 'high',
+    reason: 'osv pkg:generic/D-Link/DIR-859; 1 GIT range(s) skipped',
+  }]);
+});
+
+test('parseOsvRecord() keeps an exact versions list a list when only GIT ranges exist', () => {
+  const advisory = parseOsvRecord(record([{
+    package: { ecosystem: 'GIT', name: 'fw', purl: 'pkg:generic/acme/cam-1' },
+    ranges: [{ type: 'GIT', repo: 'r', events: [{ introduced: '0' }] }],
+    versions: ['2.60b02', '2.60b05'],
+  }]), where);
+  assert.deepEqual(advisory.products.map((p) => p.intervals), [[{ kind: 'exact-list', prefix: '2.60b0', suffixes: ['2', '5'] }]]);
+});
+
+test('parseOsvRecord() rejects software-only records as NOT_A_DEVICE and bad events as BAD_RECORD', () => {
+  assert.throws(() => parseOsvRecord(record([{ package: { ecosystem: 'OSS-Fuzz', name: 'busybox' } }]), where), (e: unknown) =>
+    e instanceof FeedError && e.code === 'NOT_A_DEVICE' && e.record === 'OSV-TEST-1');
+  assert.throws(() => parseOsvRecord(record([{ package: { purl: 'pkg:generic/a/b' }, ranges: [{ type: 'SEMVER', events: [{ fixed: 3 }] }] }]), where),
+    { code: 'BAD_RECORD', message: /\$\.affected\[0\]\.ranges\[0\]\.events\[0\]\.fixed/ });
+  assert.throws(() => parseOsvRecord({ aliases: [] }, where), { code: 'BAD_RECORD', message: /\$\.id/ });
+});
