@@ -162,3 +162,62 @@ test('MemoryIndex looks rows up by exact vendor and model only', () => {
   assert.equal(index.has('mikrotik', 'routeros'), true);
   assert.deepEqual(index.size, { keys: 8, rows: 11 });
 });
+
+test('matchDevice() does not let a coarse fix (2.0) clear a version in a later affected line [2.1, 2.3)', () => {
+  const reader = new MemoryFeedReader([
+    {
+      source: 'nvd',
+      id: 'CVE-2099-0001',
+      aliases: [],
+      cvss: 9.8,
+      published: null,
+      remediationUrls: [],
+      products: [
+        {
+          vendor: 'examplevendor',
+          model: 'cam1',
+          hwVersion: null,
+          intervals: [
+            { kind: 'range', lower: '1.0', lowerInclusive: true, upper: '2.0', upperInclusive: false },
+            { kind: 'range', lower: '2.1', lowerInclusive: true, upper: '2.3', upperInclusive: false },
+          ],
+          fixed: ['2.0', '2.3'],
+          confidence: 'high',
+          reason: 'synthetic: two affected lines',
+        },
+      ],
+    },
+  ]);
+  assert.equal(matchDevice(reader, { vendor: 'ExampleVendor', model: 'CAM1', version: '2.1.5' }).status, 'vulnerable');
+  assert.equal(matchDevice(reader, { vendor: 'ExampleVendor', model: 'CAM1', version: '2.0.5' }).status, 'not-vulnerable');
+  assert.equal(matchDevice(reader, { vendor: 'ExampleVendor', model: 'CAM1', version: '2.3' }).status, 'not-vulnerable');
+});
+
+test('matchDevice() applies an advisory filed under an OS name only to a device that runs that software', () => {
+  const reader = new MemoryFeedReader([
+    {
+      source: 'nvd',
+      id: 'CVE-2018-14847',
+      aliases: [],
+      cvss: 9.1,
+      published: null,
+      remediationUrls: [],
+      products: [
+        {
+          vendor: 'mikrotik',
+          model: 'routeros',
+          hwVersion: null,
+          intervals: [{ kind: 'range', lower: null, lowerInclusive: false, upper: '6.42', upperInclusive: true }],
+          fixed: [],
+          confidence: 'high',
+          reason: 'NVD: cpe:2.3:o:mikrotik:routeros (<= 6.42), no hardware CPE',
+        },
+      ],
+    },
+  ]);
+  assert.equal(matchDevice(reader, { vendor: 'MikroTik', model: 'RB4011iGS+', version: '6.41' }).status, 'unknown');
+  const withSoftware = matchDevice(reader, { vendor: 'MikroTik', model: 'RB4011iGS+', version: '6.41', software: 'RouterOS' });
+  assert.equal(withSoftware.status, 'vulnerable');
+  assert.match(withSoftware.matches[0]?.reason ?? '', /software RouterOS/);
+  assert.equal(matchDevice(reader, { vendor: 'MikroTik', model: 'CRS326', version: '2.13', software: 'SwOS' }).status, 'unknown');
+});

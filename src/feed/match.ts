@@ -28,6 +28,12 @@ export interface DeviceIdentity {
   readonly hwVersion?: string;
   /** A CPE 2.3 formatted string for the device (hardware or firmware), another identity to look up. */
   readonly cpe?: string;
+  /**
+   * The device's software name (EAT swname: `RouterOS`, `DSM`, `QTS`). Advisories that name only an
+   * operating system (NVD `o:mikrotik:routeros` with no hardware) are filed under that name; they
+   * apply to a device only when it says it runs that software.
+   */
+  readonly software?: string;
 }
 
 /** The verdict: `unknown` when the feed has no row at all for any identity of the device. */
@@ -159,11 +165,15 @@ function tokensEqualOn(version: readonly VersionToken[], prefix: readonly Versio
  * This is how per-branch fixes (6.40.8, 6.42.1, 6.43rc4) keep a patched bugfix-channel release
  * from being flagged by a coarse range such as NVD's `<= 6.42`.
  */
-function fixedOnBranch(version: string, fixed: readonly string[]): string | undefined {
+function fixedOnBranch(version: string, fixed: readonly string[], interval: Interval): string | undefined {
   const v = tokenizeVersion(version);
   return fixed.find((f) => {
     const t = tokenizeVersion(f);
-    if (t.length < 2) return false;
+    // A branch needs at least two tokens of its own: the branch of `2.0` would be all of 2.x, and
+    // a fix there says nothing about a later affected line such as [2.1, 2.3).
+    if (t.length < 3) return false;
+    // A fix below the interval's own lower bound is an older line's fix, not this one's.
+    if (interval.kind === 'range' && interval.lower !== null && compareVersions(f, interval.lower) < 0) return false;
     return tokensEqualOn(v, t.slice(0, -1)) && compareTokenLists(v, t) >= 0;
   });
 }
@@ -197,7 +207,7 @@ function evaluate(row: ProductMatchRow, probe: Probe, version: string, fixed: re
   } else {
     const range = product.intervals.find((i) => i.kind === 'range' && rangeContains({ scheme: VERSION_SCHEME.GENERIC, intervals: [i] }, version));
     if (range === undefined) return null;
-    if (fixedOnBranch(version, fixed) !== undefined) return null;
+    if (fixedOnBranch(version, fixed, range) !== undefined) return null;
     if (isEveryVersion(range)) {
       confidence = 'low';
       versionText = `the source lists every version as affected (no version range), so ${version} is assumed affected`;
@@ -256,6 +266,10 @@ export function matchDevice(reader: FeedReader, device: DeviceIdentity): MatchRe
   const hw = device.hwVersion === undefined || device.hwVersion.trim() === '' ? (cpe?.hw ?? null) : device.hwVersion;
   const probes = modelProbes(reader.canonicalVendor(canonicalName(device.vendor)), device.model, hw, 'model');
   if (cpe !== null) probes.push(...cpeProbes(reader, cpe, hw));
+  if (device.software !== undefined && device.software.trim() !== '') {
+    const vendor = reader.canonicalVendor(canonicalName(device.vendor));
+    probes.push({ vendor, model: canonicalName(device.software), hw, how: `software ${device.software}` });
+  }
 
   // Each (vendor, model) once, with its first probe (the most direct name and the device's own
   // revision); a row lives under exactly one (vendor, model), so no row is seen twice.

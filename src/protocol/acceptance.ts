@@ -1,5 +1,5 @@
 /**
- * The device's acceptance rule (docs/protocol-trust.md §8.5): one pure function deciding whether an
+ * The device's acceptance rule (docs/protocol.md §8.5): one pure function deciding whether an
  * answer may be acted on, cheapest checks first, returning the exact refusal code otherwise. No
  * single stolen key can make it accept a FAIL for a device that is not really listed.
  * @module

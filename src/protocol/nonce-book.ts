@@ -1,5 +1,5 @@
 /**
- * Outstanding requests of one answer window (docs/protocol-trust.md §8.4): one nonce and CoAP
+ * Outstanding requests of one answer window (docs/protocol.md §8.4): one nonce and CoAP
  * token per (attempt, destination), all valid until the window closes; the first accepted answer
  * settles the window; a later valid FAIL overrides a non-FAIL and is reported. Immutable values.
  * @module

@@ -1,5 +1,5 @@
 /**
- * The per-answer-window bound on signature verifications (docs/protocol-trust.md §8.6), so a
+ * The per-answer-window bound on signature verifications (docs/protocol.md §8.6), so a
  * flood of well-formed junk answers cannot burn a device's CPU.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The device's notion of time (docs/protocol-trust.md §8.3): a persisted floor that only verified
+ * The device's notion of time (docs/protocol.md §8.3): a persisted floor that only verified
  * signed documents raise, a monotonic lower bound on top of it, and lifetimes timed on the
  * monotonic clock only. Pure: every reading of a clock arrives as an argument.
  * @module

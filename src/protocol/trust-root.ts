@@ -1,5 +1,5 @@
 /**
- * Following root documents (docs/protocol-trust.md §8.2): TUF-style rotation where version N+1
+ * Following root documents (docs/protocol.md §8.2): TUF-style rotation where version N+1
  * must carry the thresholds of both N's and N+1's root keys, versions rise by exactly 1 and never
  * go back; and the imported trust anchors the acceptance rule uses.
  * @module

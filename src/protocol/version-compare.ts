@@ -1,6 +1,6 @@
 /**
  * The generic firmware version comparator (version scheme 0, docs/protocol.md §8.9, rules and
- * vectors in docs/version-compare.md) and range containment over the range sets of version-range.ts.
+ * vectors in docs/protocol.md §8.9) and range containment over the range sets of version-range.ts.
  * @module
  */
 import { exactVersions, type RangeSet } from './version-range.ts';

@@ -38,6 +38,7 @@ interface CheckOptions {
   readonly version: string;
   readonly hwVersion?: string;
   readonly cpe?: string;
+  readonly software?: string;
   readonly json?: boolean;
 }
 
@@ -98,6 +99,7 @@ export function checkCommand(io: CliIo, deps: CheckDeps = DEFAULT_DEPS): Command
     .requiredOption('--version <version>', 'software/firmware version as the device reports it')
     .option('--hw-version <revision>', 'hardware revision ("A1", "v8")')
     .option('--cpe <cpe>', 'a CPE 2.3 name of the device, looked up as another identity')
+    .option('--software <name>', 'the software the device runs ("RouterOS", "DSM"): advisories filed under an OS name apply')
     .option('--json', 'print one JSON object: {"status", "matches": [...]}')
     .addHelpText('after', '\nExit status: 0 whatever the verdict (read status); 1 for bad input or a missing database.\n' +
       '\nExample:\n  tattler check --db feed.db --vendor D-Link --model DIR-859 --version 1.05B03 --json\n')
@@ -117,6 +119,7 @@ export function checkCommand(io: CliIo, deps: CheckDeps = DEFAULT_DEPS): Command
         version: options.version,
         ...(options.hwVersion === undefined ? {} : { hwVersion: options.hwVersion }),
         ...(options.cpe === undefined ? {} : { cpe: options.cpe }),
+        ...(options.software === undefined ? {} : { software: options.software }),
       };
       let result: MatchResult;
       try {
