@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Interval } from '../protocol/index.ts';
-import { exactVersionIntervals, parseNvdCve } from './parse-nvd.ts';
+import { parseNvdCve } from './parse-nvd.ts';
+import { exactIntervals as exactVersionIntervals } from './version-intervals.ts';
 import { FeedError, type Advisory, type AffectedProduct, type FeedErrorCode } from './types.ts';
 import { vendorAliasMap } from './vendor-aliases.ts';
 

@@ -3,17 +3,21 @@
  * vulnerable/platform entries) become affected device products with wire intervals. Pure.
  * @module
  */
-import {
-  MAX_SUFFIXES,
-  MAX_URI_BYTES,
-  MAX_VERSION_BYTES,
-  ProtocolError,
-  canonicalName,
-  type Interval,
-} from '../protocol/index.ts';
+import { MAX_URI_BYTES, MAX_VERSION_BYTES, ProtocolError, canonicalName, type Interval } from '../protocol/index.ts';
 import { cpeText, parseCpe, type Cpe } from './cpe.ts';
+import {
+  asCveId,
+  asObject,
+  describeValue,
+  isJsonObject,
+  optionalArray,
+  optionalString,
+  type JsonObject,
+  type RecordLocation,
+} from './record-fields.ts';
 import { FeedError, type Advisory, type AffectedProduct, type Confidence, type FeedErrorCode } from './types.ts';
 import { canonicalVendor } from './vendor-aliases.ts';
+import { exactIntervals, optionalVersion } from './version-intervals.ts';
 
 /**
  * Most cpeMatch entries in one record. The largest real records (router and OS families listing
@@ -30,12 +34,8 @@ export interface NvdParseOptions {
 }
 
 /** Where the record came from: the file and the shell's record label (JSON path or CVE id). */
-export interface NvdRecordLocation {
-  readonly file: string;
-  readonly record: string;
-}
+export type NvdRecordLocation = RecordLocation;
 
-const CVE_ID = /^CVE-\d{4}-\d{4,}$/;
 const FIRMWARE_SUFFIX = '_firmware';
 // NVD CVE API 2.0 metric lists, newest CVSS version first; every entry's baseScore is considered.
 const METRIC_KEYS = ['cvssMetricV40', 'cvssMetricV31', 'cvssMetricV30', 'cvssMetricV2'] as const;
@@ -43,12 +43,9 @@ const REMEDIATION_TAGS: ReadonlySet<string> = new Set(['Patch', 'Vendor Advisory
 const MAX_REASON_CHARS = 600;
 const textEncoder = new TextEncoder();
 
-type JsonObject = Readonly<Record<string, unknown>>;
-
 interface Context {
-  readonly file: string;
-  readonly record: string;
-  readonly id: string;
+  /** The file and the record label with the CVE id, for every error of this record. */
+  readonly where: RecordLocation;
   readonly aliases: ReadonlyMap<string, string> | undefined;
 }
 
@@ -91,86 +88,48 @@ interface Draft {
   readonly notes: readonly string[];
 }
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function locate(ctx: Context): { file: string; record: string } {
+function locate(where: RecordLocation, id: string): RecordLocation {
   // The shell's label (`$.vulnerabilities[12]`) and the CVE id together find the record in a large file.
-  const record = ctx.record === ctx.id || ctx.record === '$' || ctx.record === '' ? ctx.id : `${ctx.record} ${ctx.id}`;
-  return { file: ctx.file, record };
+  const record = where.record === id || where.record === '$' || where.record === '' ? id : `${where.record} ${id}`;
+  return { file: where.file, record };
 }
 
 function fail(ctx: Context, code: FeedErrorCode, path: string, message: string): FeedError {
-  return new FeedError(code, locate(ctx), `${path}: ${message}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
-}
-
-function arrayAt(ctx: Context, value: unknown, path: string): readonly unknown[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw fail(ctx, 'BAD_RECORD', path, `expected an array, got ${describe(value)}`);
-  return value;
-}
-
-function objectAt(ctx: Context, value: unknown, path: string): JsonObject {
-  if (!isObject(value)) throw fail(ctx, 'BAD_RECORD', path, `expected an object, got ${describe(value)}`);
-  return value;
-}
-
-function optionalStringAt(ctx: Context, value: unknown, path: string): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw fail(ctx, 'BAD_RECORD', path, `expected a string, got ${describe(value)}`);
-  return value;
-}
-
-function versionAt(ctx: Context, value: unknown, path: string): string | null {
-  const text = optionalStringAt(ctx, value, path);
-  if (text === null) return null;
-  const version = text.trim();
-  const bytes = textEncoder.encode(version).byteLength;
-  if (bytes === 0 || bytes > MAX_VERSION_BYTES) {
-    throw fail(ctx, 'BAD_VERSION', path, `expected a version of 1..${MAX_VERSION_BYTES} bytes, got ${bytes}`);
-  }
-  return version;
+  return new FeedError(code, ctx.where, `${path}: ${message}`);
 }
 
 function operatorAt(ctx: Context, value: unknown, path: string): 'AND' | 'OR' {
   // NVD omits the configuration operator when there is one node; OR is the neutral reading.
   if (value === undefined || value === 'OR') return 'OR';
   if (value === 'AND') return 'AND';
-  throw fail(ctx, 'BAD_RECORD', path, `expected "AND" or "OR", got ${describe(value)}`);
+  throw fail(ctx, 'BAD_RECORD', path, `expected "AND" or "OR", got ${describeValue(value)}`);
 }
 
 function negateAt(ctx: Context, value: unknown, path: string): boolean {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw fail(ctx, 'BAD_RECORD', path, `expected true or false, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw fail(ctx, 'BAD_RECORD', path, `expected true or false, got ${describeValue(value)}`);
   return value;
 }
 
 function parseEntry(ctx: Context, value: unknown, path: string): MatchEntry {
-  const o = objectAt(ctx, value, path);
+  const o = asObject(value, ctx.where, path);
   const criteria = o['criteria'];
   if (typeof criteria !== 'string') {
-    throw fail(ctx, 'BAD_RECORD', `${path}.criteria`, `expected a CPE string, got ${describe(criteria)}`);
+    throw fail(ctx, 'BAD_RECORD', `${path}.criteria`, `expected a CPE string, got ${describeValue(criteria)}`);
   }
   const vulnerable = o['vulnerable'];
   if (typeof vulnerable !== 'boolean') {
-    throw fail(ctx, 'BAD_RECORD', `${path}.vulnerable`, `expected true or false, got ${describe(vulnerable)}`);
+    throw fail(ctx, 'BAD_RECORD', `${path}.vulnerable`, `expected true or false, got ${describeValue(vulnerable)}`);
   }
   const cpe = parseCpe(criteria, { ...locate(ctx), path: `${path}.criteria` });
   const entry: MatchEntry = {
     cpe,
     criteria,
     vulnerable,
-    startIncluding: versionAt(ctx, o['versionStartIncluding'], `${path}.versionStartIncluding`),
-    startExcluding: versionAt(ctx, o['versionStartExcluding'], `${path}.versionStartExcluding`),
-    endIncluding: versionAt(ctx, o['versionEndIncluding'], `${path}.versionEndIncluding`),
-    endExcluding: versionAt(ctx, o['versionEndExcluding'], `${path}.versionEndExcluding`),
+    startIncluding: optionalVersion(o['versionStartIncluding'], ctx.where, `${path}.versionStartIncluding`),
+    startExcluding: optionalVersion(o['versionStartExcluding'], ctx.where, `${path}.versionStartExcluding`),
+    endIncluding: optionalVersion(o['versionEndIncluding'], ctx.where, `${path}.versionEndIncluding`),
+    endExcluding: optionalVersion(o['versionEndExcluding'], ctx.where, `${path}.versionEndExcluding`),
     path,
   };
   if (entry.startIncluding !== null && entry.startExcluding !== null) {
@@ -192,18 +151,18 @@ function hasRange(e: MatchEntry): boolean {
  * negated nodes are exclusions for every group of the configuration.
  */
 function parseConfiguration(ctx: Context, value: unknown, path: string, budget: { left: number }): Group[] {
-  const config = objectAt(ctx, value, path);
+  const config = asObject(value, ctx.where, path);
   const operator = operatorAt(ctx, config['operator'], `${path}.operator`);
   // A negated configuration ("applies unless …") names no affected device we can list.
   if (negateAt(ctx, config['negate'], `${path}.negate`)) return [];
   const positive: { operator: 'AND' | 'OR'; entries: MatchEntry[] }[] = [];
   const exclusions: MatchEntry[] = [];
-  arrayAt(ctx, config['nodes'], `${path}.nodes`).forEach((nodeValue, n) => {
+  optionalArray(config['nodes'], ctx.where, `${path}.nodes`).forEach((nodeValue, n) => {
     const nodePath = `${path}.nodes[${n}]`;
-    const node = objectAt(ctx, nodeValue, nodePath);
+    const node = asObject(nodeValue, ctx.where, nodePath);
     const nodeOperator = operatorAt(ctx, node['operator'], `${nodePath}.operator`);
     const negate = negateAt(ctx, node['negate'], `${nodePath}.negate`);
-    const list = arrayAt(ctx, node['cpeMatch'], `${nodePath}.cpeMatch`);
+    const list = optionalArray(node['cpeMatch'], ctx.where, `${nodePath}.cpeMatch`);
     budget.left -= list.length;
     if (budget.left < 0) throw fail(ctx, 'TOO_LARGE', nodePath, `more than ${MAX_NVD_CPE_MATCHES} cpeMatch entries`);
     const entries = list.map((e, k) => parseEntry(ctx, e, `${nodePath}.cpeMatch[${k}]`));
@@ -403,28 +362,6 @@ function draftsOf(ctx: Context, group: Group): Draft[] {
   return drafts;
 }
 
-function commonPrefix(versions: readonly string[]): string {
-  let prefix = versions[0] ?? '';
-  for (const v of versions) while (!v.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix;
-}
-
-/** Exact versions as `exact` or prefix-sharing `exact-list` intervals; never widened into a range. */
-export function exactVersionIntervals(versions: readonly string[]): Interval[] {
-  const unique = [...new Set(versions)];
-  if (unique.length === 1) return [{ kind: 'exact', version: unique[0] ?? '' }];
-  const out: Interval[] = [];
-  for (let i = 0; i < unique.length; i += MAX_SUFFIXES) {
-    const chunk = unique.slice(i, i + MAX_SUFFIXES);
-    // Every suffix must be non-empty on the wire, so the prefix is shorter than the shortest version.
-    const shortest = Math.min(...chunk.map((v) => v.length));
-    const prefix = commonPrefix(chunk).slice(0, shortest - 1);
-    if (chunk.length === 1 || prefix === '') out.push(...chunk.map((version): Interval => ({ kind: 'exact', version })));
-    else out.push({ kind: 'exact-list', prefix, suffixes: chunk.map((v) => v.slice(prefix.length)) });
-  }
-  return out;
-}
-
 function clip(text: string): string {
   return text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS - 1)}…`;
 }
@@ -449,7 +386,7 @@ function mergeDrafts(id: string, drafts: readonly Draft[]): AffectedProduct[] {
     vendor: m.first.vendor,
     model: m.first.model,
     hwVersion: m.first.hwVersion,
-    intervals: [...m.ranges.values(), ...(m.exact.length === 0 ? [] : exactVersionIntervals(m.exact))],
+    intervals: [...m.ranges.values(), ...(m.exact.length === 0 ? [] : exactIntervals(m.exact))],
     fixed: [...m.fixed],
     confidence: m.first.confidence,
     // The notes (why a row is low confidence) survive; a long list of source CPEs is cut.
@@ -459,15 +396,15 @@ function mergeDrafts(id: string, drafts: readonly Draft[]): AffectedProduct[] {
 
 function cvssOf(ctx: Context, value: unknown): number | null {
   if (value === undefined) return null;
-  const metrics = objectAt(ctx, value, '$.metrics');
+  const metrics = asObject(value, ctx.where, '$.metrics');
   let best: number | null = null;
   for (const key of METRIC_KEYS) {
-    arrayAt(ctx, metrics[key], `$.metrics.${key}`).forEach((m, n) => {
+    optionalArray(metrics[key], ctx.where, `$.metrics.${key}`).forEach((m, n) => {
       const path = `$.metrics.${key}[${n}].cvssData.baseScore`;
-      const data = objectAt(ctx, objectAt(ctx, m, `$.metrics.${key}[${n}]`)['cvssData'], `$.metrics.${key}[${n}].cvssData`);
+      const data = asObject(asObject(m, ctx.where, `$.metrics.${key}[${n}]`)['cvssData'], ctx.where, `$.metrics.${key}[${n}].cvssData`);
       const score = data['baseScore'];
       if (typeof score !== 'number' || !(score >= 0 && score <= 10)) {
-        throw fail(ctx, 'BAD_RECORD', path, `expected a number 0..10, got ${describe(score)}`);
+        throw fail(ctx, 'BAD_RECORD', path, `expected a number 0..10, got ${describeValue(score)}`);
       }
       if (best === null || score > best) best = score;
     });
@@ -477,10 +414,10 @@ function cvssOf(ctx: Context, value: unknown): number | null {
 
 function remediationUrlsOf(ctx: Context, value: unknown): string[] {
   const urls = new Set<string>();
-  arrayAt(ctx, value, '$.references').forEach((r, n) => {
-    const ref = objectAt(ctx, r, `$.references[${n}]`);
+  optionalArray(value, ctx.where, '$.references').forEach((r, n) => {
+    const ref = asObject(r, ctx.where, `$.references[${n}]`);
     const url = ref['url'];
-    const tags = arrayAt(ctx, ref['tags'], `$.references[${n}].tags`);
+    const tags = optionalArray(ref['tags'], ctx.where, `$.references[${n}].tags`);
     if (typeof url !== 'string' || !/^https?:\/\//iu.test(url) || textEncoder.encode(url).byteLength > MAX_URI_BYTES) return;
     if (tags.some((t) => typeof t === 'string' && REMEDIATION_TAGS.has(t)) && urls.size < MAX_REMEDIATION_URLS) urls.add(url);
   });
@@ -495,21 +432,17 @@ function remediationUrlsOf(ctx: Context, value: unknown): string[] {
  * @example parseNvdCve(JSON.parse(text), { file: 'nvd.json', record: '$.vulnerabilities[0]' }).products
  */
 export function parseNvdCve(value: unknown, where: NvdRecordLocation, options: NvdParseOptions = {}): Advisory {
-  const early: Context = { file: where.file, record: where.record, id: where.record, aliases: options.vendorAliases };
-  const outer = objectAt(early, value, '$');
-  const cve = isObject(outer['cve']) ? outer['cve'] : outer;
-  const id = cve['id'];
-  if (typeof id !== 'string' || !CVE_ID.test(id)) {
-    throw fail(early, 'BAD_RECORD', '$.id', `expected a CVE id, got ${describe(id)}`);
-  }
-  const ctx: Context = { ...early, id };
-  const publishedText = optionalStringAt(ctx, cve['published'], '$.published');
+  const outer = asObject(value, where, '$');
+  const cve = isJsonObject(outer['cve']) ? outer['cve'] : outer;
+  const id = asCveId(cve['id'], where, '$.id');
+  const ctx: Context = { where: locate(where, id), aliases: options.vendorAliases };
+  const publishedText = optionalString(cve['published'], ctx.where, '$.published');
   const published = publishedText !== null && /^\d{4}-\d{2}-\d{2}/u.test(publishedText) ? publishedText.slice(0, 10) : null;
   const cvss = cvssOf(ctx, cve['metrics']);
   const remediationUrls = remediationUrlsOf(ctx, cve['references']);
 
   const budget = { left: MAX_NVD_CPE_MATCHES };
-  const configurations = arrayAt(ctx, cve['configurations'], '$.configurations');
+  const configurations = optionalArray(cve['configurations'], ctx.where, '$.configurations');
   const groups = configurations.flatMap((c, n) => parseConfiguration(ctx, c, `$.configurations[${n}]`, budget));
   const products = mergeDrafts(id, groups.flatMap((g) => draftsOf(ctx, g)));
   if (products.length === 0) {

@@ -1,10 +1,11 @@
 /**
- * Typed access to the fields of one untrusted JSON record (KEV, OSV, CSAF): every accessor throws
+ * Typed access to the fields of one untrusted JSON record (NVD, KEV, OSV, CSAF): every accessor throws
  * `FeedError('BAD_RECORD')` naming the file, the record and the JSON path of the bad field.
  * @module
  */
 import { canonicalName, isProtocolError } from '../protocol/index.ts';
 import { FeedError } from './types.ts';
+import { canonicalVendor } from './vendor-aliases.ts';
 
 /** Where a record came from: its file and its id or JSON path (`$.vulnerabilities[12]`). */
 export interface RecordLocation {
@@ -15,7 +16,8 @@ export interface RecordLocation {
 /** A parsed JSON object. */
 export type JsonObject = Readonly<Record<string, unknown>>;
 
-function describe(value: unknown): string {
+/** A short description of a JSON value for error messages (its type, or a clipped string). */
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? `string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
@@ -28,13 +30,13 @@ export function isJsonObject(value: unknown): value is JsonObject {
 
 /** The object at `path`, or `BAD_RECORD`. */
 export function asObject(value: unknown, where: RecordLocation, path: string): JsonObject {
-  if (!isJsonObject(value)) throw new FeedError('BAD_RECORD', where, `${path}: expected an object, got ${describe(value)}`);
+  if (!isJsonObject(value)) throw new FeedError('BAD_RECORD', where, `${path}: expected an object, got ${describeValue(value)}`);
   return value;
 }
 
 /** The array at `path`, or `BAD_RECORD`. */
 export function asArray(value: unknown, where: RecordLocation, path: string): readonly unknown[] {
-  if (!Array.isArray(value)) throw new FeedError('BAD_RECORD', where, `${path}: expected an array, got ${describe(value)}`);
+  if (!Array.isArray(value)) throw new FeedError('BAD_RECORD', where, `${path}: expected an array, got ${describeValue(value)}`);
   return value;
 }
 
@@ -46,7 +48,7 @@ export function optionalArray(value: unknown, where: RecordLocation, path: strin
 /** The non-empty string at `path`, or `BAD_RECORD`. */
 export function asString(value: unknown, where: RecordLocation, path: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new FeedError('BAD_RECORD', where, `${path}: expected a non-empty string, got ${describe(value)}`);
+    throw new FeedError('BAD_RECORD', where, `${path}: expected a non-empty string, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -67,7 +69,7 @@ export function isCveId(value: string): boolean {
 /** The CVE id at `path`, or `BAD_RECORD`. */
 export function asCveId(value: unknown, where: RecordLocation, path: string): string {
   const id = asString(value, where, path);
-  if (!isCveId(id)) throw new FeedError('BAD_RECORD', where, `${path}: expected a CVE id CVE-YYYY-NNNN, got ${describe(id)}`);
+  if (!isCveId(id)) throw new FeedError('BAD_RECORD', where, `${path}: expected a CVE id CVE-YYYY-NNNN, got ${describeValue(id)}`);
   return id;
 }
 
@@ -81,7 +83,7 @@ export function asIsoDate(value: unknown, where: RecordLocation, path: string): 
   const [year, month, day] = m === null ? [0, 0, 0] : [Number(m[1]), Number(m[2]), Number(m[3])];
   const date = new Date(Date.UTC(year, month - 1, day));
   if (m === null || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
-    throw new FeedError('BAD_RECORD', where, `${path}: expected an ISO 8601 date, got ${describe(text)}`);
+    throw new FeedError('BAD_RECORD', where, `${path}: expected an ISO 8601 date, got ${describeValue(text)}`);
   }
   return text;
 }
@@ -91,13 +93,10 @@ export function optionalIsoDate(value: unknown, where: RecordLocation, path: str
   return value === undefined || value === null ? null : asIsoDate(value, where, path);
 }
 
-/**
- * The canonical form of a vendor or model name for the feed ([P-4.1-1]); `BAD_RECORD` when nothing
- * is left or it is too long. Every vendor name of KEV, OSV and CSAF goes through {@link toVendorKey}.
- */
-export function toNameKey(name: string, where: RecordLocation, path: string): string {
+/** Runs a canonicalisation, turning its ProtocolError (nothing left, too long) into `BAD_RECORD` at `path`. */
+function canonicalOrFail(canonicalise: () => string, where: RecordLocation, path: string): string {
   try {
-    return canonicalName(name);
+    return canonicalise();
   } catch (error) {
     if (isProtocolError(error)) throw new FeedError('BAD_RECORD', where, `${path}: ${error.message}`, { cause: error });
     throw error;
@@ -105,10 +104,19 @@ export function toNameKey(name: string, where: RecordLocation, path: string): st
 }
 
 /**
- * The canonical vendor key of a source vendor name: the single call site for vendor names of the
- * KEV, OSV and CSAF parsers.
- * TODO(#4): switch to `canonicalVendor` of vendor-aliases.ts (dlinksystems → dlink) when it lands.
+ * The canonical form of a model name for the feed ([P-4.1-1]); `BAD_RECORD` when nothing is left
+ * or it is too long. Vendor names go through {@link toVendorKey} instead.
+ */
+export function toNameKey(name: string, where: RecordLocation, path: string): string {
+  return canonicalOrFail(() => canonicalName(name), where, path);
+}
+
+/**
+ * The canonical vendor of a source vendor name (`D-Link Systems, Inc.` → `dlink`): canonicalName,
+ * then the maintained alias table (vendor-aliases.ts), so CSAF, OSV and NVD rows of one vendor share
+ * its key; `BAD_RECORD` when nothing is left or it is too long. Configured aliases apply when the
+ * feed is read (FeedReader.canonicalVendor) and published.
  */
 export function toVendorKey(name: string, where: RecordLocation, path: string): string {
-  return toNameKey(name, where, path);
+  return canonicalOrFail(() => canonicalVendor(name), where, path);
 }

@@ -1,10 +1,10 @@
 /**
  * Source version statements → wire intervals (protocol/version-range.ts): exact lists stay lists,
- * ranges stay separate intervals, nothing is widened. Used by the OSV and CSAF parsers.
+ * ranges stay separate intervals, nothing is widened. Used by the NVD, OSV and CSAF parsers.
  * @module
  */
 import { MAX_SUFFIXES, MAX_VERSION_BYTES, type Interval } from '../protocol/index.ts';
-import type { RecordLocation } from './record-fields.ts';
+import { describeValue, type RecordLocation } from './record-fields.ts';
 import { FeedError } from './types.ts';
 
 const textEncoder = new TextEncoder();
@@ -19,31 +19,37 @@ export function assertVersion(version: string, where: RecordLocation, path: stri
   return v;
 }
 
+/** The version at `path` (trimmed, see {@link assertVersion}), `null` when absent, `BAD_RECORD` for a non-string. */
+export function optionalVersion(value: unknown, where: RecordLocation, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw new FeedError('BAD_RECORD', where, `${path}: expected a version string, got ${describeValue(value)}`);
+  return assertVersion(value, where, path);
+}
+
 function commonPrefix(versions: readonly string[]): string {
   let prefix = versions[0] ?? '';
-  for (const v of versions) {
-    while (!v.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  }
+  for (const v of versions) while (!v.startsWith(prefix)) prefix = prefix.slice(0, -1);
   return prefix;
 }
 
 /**
  * Exact versions as `exact` (one) or `exact-list` members (prefix + suffixes, at most
- * MAX_SUFFIXES each), in input order, duplicates removed. Never a range.
+ * MAX_SUFFIXES each), in input order, duplicates removed. Never a range. Prefix and every suffix
+ * are non-empty, as the wire requires (version-range.ts: text of 1.. bytes); versions with no
+ * common prefix stay separate `exact` members.
  * @example exactIntervals(['1.0.1', '1.0.2']) // [{ kind: 'exact-list', prefix: '1.0.', suffixes: ['1', '2'] }]
  */
 export function exactIntervals(versions: readonly string[]): Interval[] {
   const unique = [...new Set(versions)];
+  if (unique.length === 1) return [{ kind: 'exact', version: unique[0] ?? '' }];
   const out: Interval[] = [];
   for (let i = 0; i < unique.length; i += MAX_SUFFIXES) {
     const chunk = unique.slice(i, i + MAX_SUFFIXES);
-    const [only] = chunk;
-    if (chunk.length === 1 && only !== undefined) {
-      out.push({ kind: 'exact', version: only });
-      continue;
-    }
-    const prefix = commonPrefix(chunk);
-    out.push({ kind: 'exact-list', prefix, suffixes: chunk.map((v) => v.slice(prefix.length)) });
+    // Every suffix must be non-empty on the wire, so the prefix is shorter than the shortest version.
+    const shortest = Math.min(...chunk.map((v) => v.length));
+    const prefix = commonPrefix(chunk).slice(0, shortest - 1);
+    if (chunk.length === 1 || prefix === '') out.push(...chunk.map((version): Interval => ({ kind: 'exact', version })));
+    else out.push({ kind: 'exact-list', prefix, suffixes: chunk.map((v) => v.slice(prefix.length)) });
   }
   return out;
 }
