@@ -5,7 +5,7 @@
  * @module
  */
 import type { Advisory, FeedReader, ProductMatchRow, Provenance } from './types.ts';
-import { canonicalVendor as canonicalVendorName } from './vendor-aliases.ts';
+import { canonicalVendor as canonicalVendorName, vendorAliasesOf } from './vendor-aliases.ts';
 
 const NO_ROWS: readonly ProductMatchRow[] = Object.freeze([]);
 
@@ -104,5 +104,10 @@ export class MemoryFeedReader implements FeedReader {
   /** {@inheritDoc FeedReader.canonicalVendor} */
   canonicalVendor(vendor: string): string {
     return canonicalVendorName(vendor, this.#aliases);
+  }
+
+  /** {@inheritDoc FeedReader.vendorAliases} */
+  vendorAliases(vendor: string): string[] {
+    return vendorAliasesOf(vendor, this.#aliases);
   }
 }

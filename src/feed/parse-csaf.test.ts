@@ -76,6 +76,12 @@ const firmwareTree = {
   ],
 };
 
+test('parseCsafDocument() maps a CSAF vendor name (legal entity) onto the canonical NVD vendor', () => {
+  const text = JSON.stringify(load()).replace('"name":"Uniview"', '"name":"Zhejiang Uniview Technologies Co., Ltd"');
+  assert.notEqual(text, JSON.stringify(load()));
+  assert.deepEqual(only(parseCsafDocument(JSON.parse(text), where)).products.map((p) => p.vendor), ['uniview']);
+});
+
 test('parseCsafDocument() never flags a known_not_affected (VEX) product', () => {
   const advisories = parseCsafDocument(doc(firmwareTree, [
     { cve: 'CVE-2024-0001', product_status: { known_affected: ['A1', 'B1'], known_not_affected: ['B1'] } },

@@ -136,6 +136,64 @@ test('parseNvdCve() CVE-2021-28799 (QNAP HBS, an application on QTS) → NOT_A_D
   assert.throws(() => sample('CVE-2021-28799'), isFeedError('NOT_A_DEVICE', 'CVE-2021-28799'));
 });
 
+test('parseNvdCve() CVE-2017-2741 (HP PageWide / OfficeJet Pro printers): HP product numbers as models, < 1708d is fixed in 1708d', () => {
+  const a = sample('CVE-2017-2741');
+  assert.equal(a.cvss, 10); // highest of V3.0 9.8 and V2 10.0
+  assert.equal(a.published, '2018-01-23');
+  assert.deepEqual(a.remediationUrls, ['https://support.hp.com/us-en/document/c05462914']);
+  // Each configuration pairs <sku>_firmware with the <sku> hardware CPE: one product per SKU, no crosswise pairing.
+  const below1708d = upTo('1708d', false);
+  assert.deepEqual(a.products.map(shape), [
+    { vendor: 'hp', model: 'j9v82a', hwVersion: null, intervals: [below1708d], fixed: ['1708d'], confidence: 'high' },
+    { vendor: 'hp', model: 'j9v82b', hwVersion: null, intervals: [below1708d], fixed: ['1708d'], confidence: 'high' },
+    { vendor: 'hp', model: 'k9z76a', hwVersion: null, intervals: [below1708d], fixed: ['1708d'], confidence: 'high' },
+    { vendor: 'hp', model: 'k9z76d', hwVersion: null, intervals: [below1708d], fixed: ['1708d'], confidence: 'high' },
+  ]);
+  // Must not flag: K9Z76B (a sibling SKU the full record does not list), the bare family prefix, or the firmware name.
+  for (const m of ['hp/k9z76b', 'hp/k9z76', 'hp/j9v82', 'hp/j9v82afirmware']) assert.ok(!models(a).includes(m), m);
+});
+
+test('parseNvdCve() CVE-2016-9361 (Moxa NPort serial servers): series firmware shared by the hardware models, per-config ranges, a firmware CPE filed under part h', () => {
+  const a = sample('CVE-2016-9361');
+  assert.equal(a.cvss, 9.8);
+  assert.deepEqual(a.remediationUrls, []); // the only reference is an ICS-CERT advisory (not tagged Patch / Vendor Advisory)
+  const p = (model: string, upper: string): unknown => ({ vendor: 'moxa', model, hwVersion: null, intervals: [upTo(upper, true)], fixed: [], confidence: 'high' });
+  assert.deepEqual(a.products.map(shape), [
+    // nport_5100_series_firmware names no hardware model: it applies to each hardware CPE of its configuration,
+    // and the two configurations keep their own bounds (5110 ≤ 2.5, 5130/5150 ≤ 3.5).
+    p('nport5110', '2.5'),
+    p('nport5130', '3.5'),
+    p('nport5150', '3.5'),
+    ...['nport5410', 'nport5430', 'nport5430i', 'nport5450', 'nport5450t', 'nport5450i', 'nport5450it'].map((m) => p(m, '3.10')),
+    // NVD files this firmware as cpe:2.3:h:moxa:nport_5600-8-dtl_series_firmware (≤ 2.3): read as firmware, not as a
+    // vulnerable hardware model of its own that would flag the DTL models for every version.
+    p('nport56108dtl', '2.3'),
+    p('nport56508dtl', '2.3'),
+    p('nport5650i8dtl', '2.3'),
+    p('nport6150', '1.13'),
+    p('nport6150t', '1.13'),
+  ]);
+  // Must not flag: the firmware family names, NPort 6250 (same 6x50 family, not in the record), NPort 5450 AI-M12 via prefix.
+  for (const m of ['moxa/nport5100series', 'moxa/nport56008dtlseriesfirmware', 'moxa/nport56008dtlseries', 'moxa/nport6250', 'moxa/nport545']) {
+    assert.ok(!models(a).includes(m), m);
+  }
+  // The 5110 row does not take the 5130/5150 bound.
+  assert.deepEqual(a.products.find((x) => x.model === 'nport5110')?.intervals, [upTo('2.5', true)]);
+});
+
+test('parseNvdCve() CVE-2018-9995 (TBK DVR4104 / DVR4216): firmware "-" → every version, low; models keep the "tbk" prefix of the CPE', () => {
+  const a = sample('CVE-2018-9995');
+  assert.equal(a.cvss, 9.8);
+  assert.deepEqual(a.remediationUrls, []);
+  assert.deepEqual(a.products.map(shape), [
+    { vendor: 'tbkvision', model: 'tbkdvr4216', hwVersion: null, intervals: [ANY], fixed: [], confidence: 'low' },
+    { vendor: 'tbkvision', model: 'tbkdvr4104', hwVersion: null, intervals: [ANY], fixed: [], confidence: 'low' },
+  ]);
+  for (const p of a.products) assert.match(p.reason, /version '-' and no range .*every version is treated as affected/u);
+  // Must not flag: TBK model numbers the record does not list (DVR4108, DVR4116) and the shorter prefix.
+  for (const m of ['tbkvision/tbkdvr4108', 'tbkvision/tbkdvr4116', 'tbkvision/tbkdvr41']) assert.ok(!models(a).includes(m), m);
+});
+
 // ---- Synthetic configurations (hand-written, not real NVD records) for rules the samples lack. ----
 
 function record(configurations: unknown[], extra: Record<string, unknown> = {}): unknown {

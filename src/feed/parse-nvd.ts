@@ -12,7 +12,6 @@ import {
   isJsonObject,
   optionalArray,
   optionalString,
-  type JsonObject,
   type RecordLocation,
 } from './record-fields.ts';
 import { FeedError, type Advisory, type AffectedProduct, type Confidence, type FeedErrorCode } from './types.ts';
@@ -121,7 +120,7 @@ function parseEntry(ctx: Context, value: unknown, path: string): MatchEntry {
   if (typeof vulnerable !== 'boolean') {
     throw fail(ctx, 'BAD_RECORD', `${path}.vulnerable`, `expected true or false, got ${describeValue(vulnerable)}`);
   }
-  const cpe = parseCpe(criteria, { ...locate(ctx), path: `${path}.criteria` });
+  const cpe = parseCpe(criteria, { ...ctx.where, path: `${path}.criteria` });
   const entry: MatchEntry = {
     cpe,
     criteria,
@@ -195,6 +194,16 @@ function firmwareModel(ctx: Context, e: MatchEntry): string | null {
   const product = nameOf(ctx, e, 'product');
   if (!product.endsWith(FIRMWARE_SUFFIX) || product.length === FIRMWARE_SUFFIX.length) return null;
   return canonicalOf(ctx, e, product.slice(0, -FIRMWARE_SUFFIX.length), 'model');
+}
+
+/**
+ * True for a firmware entry: part `o`, or part `h` whose product is `<x>_firmware`. NVD sometimes
+ * files a firmware CPE under `h` (CVE-2016-9361: `cpe:2.3:h:moxa:nport_5600-8-dtl_series_firmware`
+ * with a version range); read as hardware it would become a model of its own and leave the real
+ * hardware of the configuration flagged for every firmware version.
+ */
+function isFirmwareEntry(ctx: Context, e: MatchEntry): boolean {
+  return e.cpe.part === 'o' || (e.cpe.part === 'h' && firmwareModel(ctx, e) !== null);
 }
 
 function sameProduct(ctx: Context, a: MatchEntry, b: MatchEntry): boolean {
@@ -323,15 +332,15 @@ function draftsOf(ctx: Context, group: Group): Draft[] {
   const { entries, exclusions } = group;
   if (!entries.some((e) => e.vulnerable)) return []; // platform entries alone never flag a device
   const appOnly = entries.every((e) => !e.vulnerable || e.cpe.part === 'a');
-  const allHardware = entries.filter((e) => e.cpe.part === 'h');
+  const allHardware = entries.filter((e) => e.cpe.part === 'h' && !isFirmwareEntry(ctx, e));
   const hardware = allHardware.filter((h) => !isExcludedHardware(ctx, h, exclusions));
-  const firmware = entries.filter((e) => e.cpe.part === 'o');
+  const firmware = entries.filter((e) => isFirmwareEntry(ctx, e));
   const apps = entries.filter((e) => e.cpe.part === 'a' && e.vulnerable);
   const appNote = appOnly ? [`the vulnerable part is the application ${apps.map((a) => a.criteria).join(', ')}`] : [];
 
   const drafts: Draft[] = [];
   const withFirmwareExclusions = (o: MatchEntry): { skip: boolean; text: string[] } => {
-    const negated = exclusions.filter((x) => x.cpe.part === 'o' && sameProduct(ctx, x, o));
+    const negated = exclusions.filter((x) => isFirmwareEntry(ctx, x) && sameProduct(ctx, x, o));
     if (negated.some(coversEveryVersion)) return { skip: true, text: [] };
     return { skip: false, text: negated.map((x) => `NVD excludes ${x.criteria}${rangeText(x)}; not subtracted here`) };
   };

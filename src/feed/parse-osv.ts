@@ -130,7 +130,11 @@ export function parseOsvRecord(value: unknown, where: RecordLocation): Advisory 
   const record = asObject(value, where, '$');
   const id = asString(record.id, where, '$.id');
   const here: RecordLocation = { file: where.file, record: id };
-  const aliases = optionalArray(record.aliases, here, '$.aliases').map((a, k) => asString(a, here, `$.aliases[${k}]`));
+  // OSV 1.7 `upstream`: the ids this record derives from (a distribution's record names its CVE
+  // only there); counted as aliases so a CVE's KEV entry and other sources join it.
+  const direct = optionalArray(record.aliases, here, '$.aliases').map((a, k) => asString(a, here, `$.aliases[${k}]`));
+  const upstream = optionalArray(record.upstream, here, '$.upstream').map((a, k) => asString(a, here, `$.upstream[${k}]`));
+  const aliases = [...new Set([...direct, ...upstream])];
   const products = optionalArray(record.affected, here, '$.affected')
     .map((item, n) => productOf(item, here, `$.affected[${n}]`))
     .filter((p): p is AffectedProduct => p !== null);

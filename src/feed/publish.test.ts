@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { equalBytes } from '../crypto/index.ts';
 import {
@@ -135,6 +136,18 @@ test('planFeed() publishes under every vendor and model alias, in the bucket of 
   assert.ok(table.records.length > 1);
 });
 
+test('planFeed() publishes under the reader\'s configured vendor aliases as well as the maintained table', () => {
+  const rows = [testRow({ vendor: 'dlink', model: 'dir859' }, { id: 'CVE-2019-17621' }, { kev: true })];
+  const reader = new ListFeedReader(rows, new Map([['acmecams', 'dlink'], ['dlinksystems', 'othervendor']]));
+  const { records } = planFeed(reader, { policy: EMPTY_PUBLISHER_POLICY, feedVersion: 1, issuedAt: NOW, expiresAt: NOW + 1 });
+  const vendors = records.map((r) => r.vendor);
+  assert.ok(vendors.includes('acmecams'), 'the configured alias');
+  assert.ok(vendors.includes('dlinkcorporation'), 'a maintained-table alias');
+  assert.ok(!vendors.includes('dlinksystems'), 'a table alias configured to point at another vendor is not published under dlink');
+  // An explicit vendorAliasesOf still wins over the reader.
+  assert.deepEqual(planFeed(reader, options()).records.map((r) => r.vendor), ['dlink']);
+});
+
 test('chooseRemediationHosts() takes the configured hosts first, then the most cited, at most 4', () => {
   const urls = ['https://b.example/x', 'https://c.example/1', 'https://c.example/2', 'http://a.example/', 'ftp://ignored.example/', 'not a url', 'https://d.example/'];
   assert.deepEqual(chooseRemediationHosts(['update.vendor.example', 'b.example'], urls), ['update.vendor.example', 'b.example', 'c.example', 'a.example']);
@@ -225,6 +238,26 @@ test('planFeed() packs a crowded bucket into several pages and never more than 1
   assert.ok(pages.length > 1 && pages.length <= 16, `${pages.length} pages`);
   assert.equal(pages.flatMap((pg) => pg.entries).length, 60);
   for (const bytes of signFeedPlan(TEST_KEYS.feed, { ...p, records: [], buckets: [pages] }).pages) assert.ok(bytes.byteLength <= MAX_BUCKET_BYTES);
+});
+
+test('planFeed() + signFeedPlan() output bytes and report are unchanged by the packing optimisation', () => {
+  // A plan that exercises record splits, entry splits, bucket overflow trimming, crowded buckets,
+  // hardware versions and long member lists; the digest was taken before sizes were computed
+  // incrementally (publish.ts packMembers/packPages) and must not move.
+  const eighty = Array.from({ length: 80 }, (_, i) => `4.3.${3 + (i % 4)}.${1000 + i * 7} build 2020${String(1 + (i % 12)).padStart(2, '0')}${String(10 + (i % 18))}`);
+  const threeHundred = Array.from({ length: 300 }, (_, i) => `V5.${i % 7}.${i} build ${170000 + i * 13}`);
+  const ranges: Interval[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'range', lower: `${i}.0`, lowerInclusive: true, upper: `${i}.9.${i}`, upperInclusive: i % 2 === 0 }));
+  const rows = [
+    ...exactRows('ts431p', eighty),
+    ...exactRows('ts251', threeHundred),
+    ...Array.from({ length: 600 }, (_, i) => testRow({ vendor: `vendor${i % 9}`, model: `model${i % 250}`, hwVersion: i % 5 === 0 ? `a${i % 3}` : null, intervals: ranges.slice(0, 1 + (i % 40)) }, { id: `CVE-2023-${String(10_000 + i)}`, cvss: (i % 100) / 10 }, { kev: i % 3 === 0 })),
+  ];
+  const p = plan(rows, policy({ modelAliases: [{ vendor: 'vendor1', model: 'model1', aliases: ['model1x', 'model1-eu', 'model1-with-a-name-longer-than-23-bytes'] }], vendorAliases: { vendor2: ['vendortwo'] } }));
+  const signed = signFeedPlan(TEST_KEYS.feed, p);
+  const hash = createHash('sha256');
+  for (const bytes of [...signed.records, ...signed.pages]) hash.update(bytes);
+  hash.update(JSON.stringify(p.report));
+  assert.equal(`${signed.records.length}/${signed.pages.length}/${hash.digest('hex')}`, '681/4234/f06eab75e2d4a25ddede6b93e7032981a5298f0cb79722aabccfd5492b907735');
 });
 
 test('signedSize() equals the size of a real signed record', () => {

@@ -23,13 +23,13 @@ import {
   bucketIndex,
   bucketPrefix,
   bucketTag,
-  canonicalName,
   compareVersions,
   encodeBucketPayload,
   encodeCbor,
   encodeFeedRecordPayload,
   modelHash,
   prefixOfBucket,
+  rangeSetToCbor,
   signBucket,
   signFeedRecord,
   type Bucket,
@@ -38,7 +38,7 @@ import {
   type Interval,
 } from '../protocol/index.ts';
 import { modelKey, type PublisherPolicy } from './publisher-policy.ts';
-import { VENDOR_ALIASES } from './vendor-aliases.ts';
+import { vendorAliasesOf } from './vendor-aliases.ts';
 import type { Confidence, FeedReader } from './types.ts';
 
 /** Why an (advisory, product) pair is or is not quarantine-eligible. */
@@ -62,8 +62,8 @@ export interface PublishOptions {
   readonly issuedAt: number;
   readonly expiresAt: number;
   /**
-   * Further aliases of a canonical vendor besides the policy's; default: the maintained table
-   * (vendor-aliases.ts), canonicalised.
+   * Further aliases of a canonical vendor besides the policy's; default: the reader's
+   * `vendorAliases` (configured and maintained), else the maintained table (vendor-aliases.ts).
    */
   readonly vendorAliasesOf?: (vendor: string) => readonly string[];
 }
@@ -269,29 +269,58 @@ function splitMember(m: Interval): Interval[] | undefined {
   return undefined;
 }
 
+const EMPTY_RANGE_SET_BYTES = encodeCbor(rangeSetToCbor({ scheme: 0, intervals: [] })).byteLength;
+/** Encoded size of each member inside a range set, computed once per member object. */
+const memberSizes = new WeakMap<Interval, number>();
+
+/** Bytes one member adds to a range set's interval array (its array header aside). */
+function memberBytes(member: Interval): number {
+  let size = memberSizes.get(member);
+  if (size === undefined) {
+    size = encodeCbor(rangeSetToCbor({ scheme: 0, intervals: [member] })).byteLength - EMPTY_RANGE_SET_BYTES;
+    memberSizes.set(member, size);
+  }
+  return size;
+}
+
 /**
- * Packs members greedily into documents that `fits`: a member too big alone is split (exact lists
- * in halves) or, if it cannot be, returned in `dropped`.
+ * Encoded size of a document holding `count` members of `bytes` in total, given its size with
+ * none: CBOR concatenates array items, and the interval array's header grows from 1 to 2 bytes at
+ * 24 items (RFC 8949 §3; at most MAX_INTERVALS = 128 < 256 items, so never 3).
  */
-function packMembers(members: readonly Interval[], fits: (members: readonly Interval[]) => boolean): { groups: Interval[][]; dropped: Interval[] } {
+function withMembers(emptyBytes: number, bytes: number, count: number): number {
+  return emptyBytes + bytes + (count < 24 ? 0 : 1);
+}
+
+/**
+ * Packs members greedily into documents that `fits` (given the members' total encoded size and
+ * count): a member too big alone is split (exact lists in halves) or, if it cannot be, returned
+ * in `dropped`. Sizes add up member by member instead of re-encoding the document per member.
+ */
+function packMembers(members: readonly Interval[], fits: (bytes: number, count: number) => boolean): { groups: Interval[][]; dropped: Interval[] } {
   const groups: Interval[][] = [];
   const dropped: Interval[] = [];
-  const queue = [...members];
+  // Reversed, so that taking the next member and putting parts back are pops and pushes.
+  const stack = [...members].reverse();
   let current: Interval[] = [];
-  for (let m = queue.shift(); m !== undefined; m = queue.shift()) {
-    if (current.length < MAX_INTERVALS && fits([...current, m])) {
+  let bytes = 0;
+  for (let m = stack.pop(); m !== undefined; m = stack.pop()) {
+    const size = memberBytes(m);
+    if (current.length < MAX_INTERVALS && fits(bytes + size, current.length + 1)) {
       current.push(m);
+      bytes += size;
       continue;
     }
     if (current.length > 0) {
       groups.push(current);
       current = [];
-      queue.unshift(m);
+      bytes = 0;
+      stack.push(m);
       continue;
     }
     const parts = splitMember(m);
     if (parts === undefined) dropped.push(m);
-    else queue.unshift(...parts);
+    else stack.push(...parts.reverse());
   }
   if (current.length > 0) groups.push(current);
   return { groups, dropped };
@@ -402,17 +431,7 @@ function groupProduct(product: Product, policy: PublisherPolicy, tally: Record<E
 
 /** The canonical aliases of a canonical vendor in the maintained table (vendor-aliases.ts). */
 export function tableVendorAliases(vendor: string): string[] {
-  const names = Object.hasOwn(VENDOR_ALIASES, vendor) ? (VENDOR_ALIASES[vendor] ?? []) : [];
-  const out = new Set<string>();
-  for (const name of names) {
-    try {
-      out.add(canonicalName(name));
-    } catch {
-      // A table name with nothing left after canonicalisation names no device: skip it.
-    }
-  }
-  out.delete(vendor);
-  return [...out].sort(compareText);
+  return vendorAliasesOf(vendor);
 }
 
 function namesOf(product: Product, policy: PublisherPolicy, options: PublishOptions): { vendors: string[]; models: string[] } {
@@ -421,7 +440,20 @@ function namesOf(product: Product, policy: PublisherPolicy, options: PublishOpti
   return { vendors, models };
 }
 
-function buildRecords(group: RecordGroup, names: { vendor: string; model: string }, hosts: string[], options: PublishOptions): FeedRecord[] {
+const utf8 = new TextEncoder();
+
+/** Encoded size of a CBOR text string: its head (RFC 8949 §3: 1, 2, 3 or 5 bytes) and UTF-8 bytes. */
+function textBytes(text: string): number {
+  const n = utf8.encode(text).byteLength;
+  return n + (n < 24 ? 1 : n < 256 ? 2 : n < 65_536 ? 3 : 5);
+}
+
+/**
+ * Splits a group's members into records for one (vendor, model) name. `unnamedBytes` caches, per
+ * advisory list, the payload size with no members and empty names, shared by all of a group's
+ * names: a name changes the size only by its own text's.
+ */
+function buildRecords(group: RecordGroup, names: { vendor: string; model: string }, hosts: string[], options: PublishOptions & { unnamedBytes: Map<string, number> }): FeedRecord[] {
   const records: FeedRecord[] = [];
   const pending = chunk(group.advisories, MAX_RECORD_ADVISORIES);
   for (let advisories = pending.shift(); advisories !== undefined; advisories = pending.shift()) {
@@ -440,8 +472,14 @@ function buildRecords(group: RecordGroup, names: { vendor: string; model: string
       expiresAt: options.expiresAt,
     };
     const make = (members: readonly Interval[]): FeedRecord => ({ ...base, ranges: { scheme: 0, intervals: members } });
-    const fits = (members: readonly Interval[]): boolean => signedSize(encodeFeedRecordPayload(make(members)).byteLength) <= MAX_FEED_RECORD_BYTES;
-    const packed = packMembers(group.members, fits);
+    const key = advisories.join('\n');
+    let unnamed = options.unnamedBytes.get(key);
+    if (unnamed === undefined) {
+      unnamed = encodeFeedRecordPayload({ ...make([]), vendor: '', model: '' }).byteLength;
+      options.unnamedBytes.set(key, unnamed);
+    }
+    const emptyBytes = unnamed - 2 * textBytes('') + textBytes(names.vendor) + textBytes(names.model);
+    const packed = packMembers(group.members, (bytes, count) => signedSize(withMembers(emptyBytes, bytes, count)) <= MAX_FEED_RECORD_BYTES);
     if (packed.dropped.length > 0) {
       // Too many long advisory ids leave no room: fewer advisories per record, same members.
       if (advisories.length > 1) {
@@ -468,7 +506,10 @@ function buildEntries(group: RecordGroup): { entries: BucketEntry[]; droppedMemb
     fixed,
     advisories,
   });
-  const fitsWith = (advisories: readonly string[]) => (members: readonly Interval[]): boolean => bucketEntryBytes(make(members, advisories)) <= MAX_BUCKET_ENTRY_BYTES;
+  const fitsWith = (advisories: readonly string[]): ((bytes: number, count: number) => boolean) => {
+    const emptyBytes = bucketEntryBytes(make([], advisories));
+    return (bytes, count) => withMembers(emptyBytes, bytes, count) <= MAX_BUCKET_ENTRY_BYTES;
+  };
   // Every advisory of a group affects every member, so any (members, advisories) pairing is true;
   // advisories are dealt round-robin over the member slices, and further entries repeat the first
   // slice until every advisory is listed.
@@ -500,6 +541,8 @@ function buildEntries(group: RecordGroup): { entries: BucketEntry[]; droppedMemb
 interface BucketModel {
   readonly tag: Uint8Array;
   readonly entries: BucketEntry[];
+  /** Encoded size of each entry (bucketEntryBytes), computed once: trimming repacks a bucket often. */
+  readonly entryBytes: number[];
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -517,8 +560,8 @@ function packPages(models: readonly BucketModel[], pageFixedBytes: number): Buck
   const pages: BucketEntry[][] = [[]];
   let bytes = 0;
   for (const model of models) {
-    for (const entry of model.entries) {
-      const size = bucketEntryBytes(entry);
+    for (const [i, entry] of model.entries.entries()) {
+      const size = model.entryBytes[i] ?? bucketEntryBytes(entry);
       const page = pages.at(-1) ?? [];
       const count = page.length + 1;
       // The entries array header grows from 1 to 2 bytes at 24 entries.
@@ -562,33 +605,40 @@ export function planFeed(reader: FeedReader, options: PublishOptions): FeedPlan 
   let droppedEntryMembers = 0;
   let droppedEntryFixed = 0;
   const productList = [...collected.products.entries()].sort((a, b) => compareText(a[0], b[0])).map(([, p]) => p);
+  const nameOptions: PublishOptions = { ...options, vendorAliasesOf: options.vendorAliasesOf ?? reader.vendorAliases?.bind(reader) ?? tableVendorAliases };
   for (const product of productList) {
-    const names = namesOf(product, policy, options);
+    const names = namesOf(product, policy, nameOptions);
+    // Each published name of the product, vendor-major, with its bucket tag and index.
+    const placements = names.vendors.flatMap((vendor) =>
+      names.models.map((model) => {
+        const hash = modelHash(vendor, model);
+        return { vendor, model, tag: bucketTag(hash), index: bucketIndex(bucketPrefix(hash)) };
+      }),
+    );
     const configured = policy.updateHosts.get(product.vendor) ?? [];
     for (const group of groupProduct(product, policy, eligibility)) {
       const hosts = chooseRemediationHosts(configured, group.urls);
       const built = buildEntries(group);
+      // The tag is the only difference between a name's entries, and it always has 6 bytes.
+      const builtBytes = built.entries.map(bucketEntryBytes);
       droppedEntryMembers += built.droppedMembers * names.vendors.length * names.models.length;
       droppedEntryFixed += built.droppedFixed * names.vendors.length * names.models.length;
-      for (const vendor of names.vendors) {
-        for (const model of names.models) {
-          const made = buildRecords(group, { vendor, model }, hosts, options);
-          records.push(...made);
-          if (vendor !== product.vendor || model !== product.model) aliasRecords += made.length;
-          if (made.length > 1) {
-            splitGroups++;
-            splitRecords += made.length;
-          }
-          const hash = modelHash(vendor, model);
-          const tag = bucketTag(hash);
-          const index = bucketIndex(bucketPrefix(hash));
-          const models = bucketModels.get(index) ?? new Map<string, BucketModel>();
-          bucketModels.set(index, models);
-          const key = `${vendor}\0${model}`;
-          const entry = models.get(key) ?? { tag, entries: [] };
-          entry.entries.push(...built.entries.map((e) => ({ ...e, tag })));
-          models.set(key, entry);
+      const recordOptions = { ...options, unnamedBytes: new Map<string, number>() };
+      for (const { vendor, model, tag, index } of placements) {
+        const made = buildRecords(group, { vendor, model }, hosts, recordOptions);
+        records.push(...made);
+        if (vendor !== product.vendor || model !== product.model) aliasRecords += made.length;
+        if (made.length > 1) {
+          splitGroups++;
+          splitRecords += made.length;
         }
+        const models = bucketModels.get(index) ?? new Map<string, BucketModel>();
+        bucketModels.set(index, models);
+        const key = `${vendor}\0${model}`;
+        const entry = models.get(key) ?? { tag, entries: [], entryBytes: [] };
+        entry.entries.push(...built.entries.map((e) => ({ ...e, tag })));
+        entry.entryBytes.push(...builtBytes);
+        models.set(key, entry);
       }
     }
   }
@@ -615,6 +665,7 @@ export function planFeed(reader: FeedReader, options: PublishOptions): FeedPlan 
         return d < 0 || (d === 0 && b.entries.length > a.entries.length) ? b : a;
       });
       victim.entries.pop();
+      victim.entryBytes.pop();
       overflowEntries++;
       if (victim.entries.length === 0) {
         models = models.filter((m) => m !== victim);

@@ -202,3 +202,24 @@ test('FeedImport.rollback() leaves the database as it was', () => {
   assert.throws(() => second.putRecord({ source: 'nvd', recordId: 'x', version: { catalogVersion: null, modified: null }, advisories: [] }), TypeError);
   store.close();
 });
+
+test('FeedStore configured vendor aliases: listed with provenance, by vendorAliases(), and found by lookup()', () => {
+  const store = FeedStore.open(freshPath());
+  const run = store.beginImport(1_000);
+  // A CSAF vendor name the table does not know, stored under its own canonical name.
+  run.putRecord({ source: 'csaf', recordId: 'ICSA-1', version: { catalogVersion: '1', modified: null }, advisories: [advisory('CVE-2024-0003', [product('cam1', { vendor: 'acmecamscorp' })], { source: 'csaf' })] });
+  run.commit();
+  assert.deepEqual(store.lookup('acme', 'cam1'), []);
+  const config = store.beginImport(2_000);
+  config.putVendorAliases([{ alias: 'acmecamscorp', canonical: 'acme' }, { alias: 'acmecams', canonical: 'acme' }], { recordId: 'tattler feed aliases add', catalogVersion: null });
+  config.commit();
+  assert.equal(store.canonicalVendor('ACME Cams Corp'), 'acme');
+  assert.deepEqual(store.vendorAliases('acme'), ['acmecams', 'acmecamscorp']);
+  assert.ok(store.vendorAliases('dlink').includes('dlinksystems'), 'the maintained table too');
+  assert.deepEqual(ids(store.lookup('acme', 'cam1')), ['CVE-2024-0003'], 'rows stored under a configured alias are found under its vendor');
+  assert.deepEqual(store.vendorAliasEntries(), [
+    { alias: 'acmecams', canonical: 'acme', origin: 'config', recordId: 'tattler feed aliases add', importedAtMs: 2_000, catalogVersion: null },
+    { alias: 'acmecamscorp', canonical: 'acme', origin: 'config', recordId: 'tattler feed aliases add', importedAtMs: 2_000, catalogVersion: null },
+  ]);
+  store.close();
+});

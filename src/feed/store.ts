@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import type { Interval } from '../protocol/index.ts';
 import { isOlderRecord, type RecordVersion } from './record-version.ts';
-import { canonicalVendor as canonicalVendorName } from './vendor-aliases.ts';
+import { canonicalVendor as canonicalVendorName, vendorAliasesOf } from './vendor-aliases.ts';
 import type {
   Advisory,
   AffectedProduct,
@@ -234,6 +234,21 @@ function explainOpen(path: string, err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** One configured vendor alias as stored, with its provenance. */
+export interface VendorAliasEntry {
+  /** Canonical alias (`acmecams`). */
+  readonly alias: string;
+  /** The canonical vendor it stands for (`dlink`). */
+  readonly canonical: string;
+  /** Where it came from: `config` for aliases added by `tattler feed aliases add`. */
+  readonly origin: string;
+  /** What added it (the command, or a configuration file name). */
+  readonly recordId: string;
+  /** Epoch milliseconds when it was stored. */
+  readonly importedAtMs: number;
+  readonly catalogVersion: string | null;
+}
+
 /** The SQLite feed database: import writes through {@link FeedImport}, reads as a FeedReader. */
 export class FeedStore implements FeedReader {
   readonly path: string;
@@ -305,8 +320,17 @@ export class FeedStore implements FeedReader {
     });
   }
 
-  /** {@inheritDoc FeedReader.lookup} */
+  /**
+   * {@inheritDoc FeedReader.lookup} Rows stored under a configured alias of `vendor` (a source
+   * vendor name configured after its import) are found too, as the in-memory index finds them.
+   */
   lookup(vendor: string, model: string): ProductMatchRow[] {
+    const out = this.#lookupStored(vendor, model);
+    for (const [alias, target] of this.#configuredAliases()) if (target === vendor && alias !== vendor) out.push(...this.#lookupStored(alias, model));
+    return out;
+  }
+
+  #lookupStored(vendor: string, model: string): ProductMatchRow[] {
     const rows = this.#statement(
       'lookup',
       `SELECT ${JOINED_COLUMNS} FROM products AS p JOIN advisories AS a ON a.rowid = p.advisory
@@ -346,14 +370,32 @@ export class FeedStore implements FeedReader {
     yield* groupRows(group, all);
   }
 
-  /** {@inheritDoc FeedReader.canonicalVendor} */
-  canonicalVendor(vendor: string): string {
+  #configuredAliases(): ReadonlyMap<string, string> {
     this.#aliases ??= new Map(
       (this.#db.prepare('SELECT alias, canonical FROM vendor_aliases').all() as { alias: string; canonical: string }[]).map((r) => [r.alias, r.canonical]),
     );
+    return this.#aliases;
+  }
+
+  /** The vendor aliases stored from configuration, with their provenance, sorted by alias. */
+  vendorAliasEntries(): VendorAliasEntry[] {
+    const rows = this.#db
+      .prepare('SELECT alias, canonical, source, record_id, imported_at_ms, catalog_version FROM vendor_aliases ORDER BY alias')
+      .all() as { alias: string; canonical: string; source: string; record_id: string; imported_at_ms: number; catalog_version: string | null }[];
+    return rows.map((r) => ({ alias: r.alias, canonical: r.canonical, origin: r.source, recordId: r.record_id, importedAtMs: r.imported_at_ms, catalogVersion: r.catalog_version }));
+  }
+
+  /** {@inheritDoc FeedReader.vendorAliases} */
+  vendorAliases(vendor: string): string[] {
+    return vendorAliasesOf(vendor, this.#configuredAliases());
+  }
+
+  /** {@inheritDoc FeedReader.canonicalVendor} */
+  canonicalVendor(vendor: string): string {
+    const aliases = this.#configuredAliases();
     try {
       // Aliases stored in the database (configuration) first, then the built-in table.
-      return canonicalVendorName(vendor, this.#aliases);
+      return canonicalVendorName(vendor, aliases);
     } catch {
       return vendor; // nothing left after canonicalisation: FeedReader says "or the input itself"
     }

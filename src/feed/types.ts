@@ -118,4 +118,10 @@ export interface FeedReader {
   rows(): IterableIterator<ProductMatchRow>;
   /** The canonical vendor an alias stands for (`dlinksystems` → `dlink`), or the input itself. */
   canonicalVendor(vendor: string): string;
+  /**
+   * The other canonical names a canonical vendor is known under (configured aliases and the
+   * maintained table), sorted; the publisher puts records out under each. Optional: without it the
+   * publisher uses the maintained table alone.
+   */
+  vendorAliases?(vendor: string): string[];
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { canonicalName } from '../protocol/index.ts';
-import { VENDOR_ALIASES, canonicalVendor, vendorAliasMap } from './vendor-aliases.ts';
+import { VENDOR_ALIASES, canonicalVendor, vendorAliasMap, vendorAliasesOf } from './vendor-aliases.ts';
 
 test('canonicalVendor() maps NVD, CSAF and device spellings to one vendor', () => {
   const cases: [string, string][] = [
@@ -47,4 +47,12 @@ test('VENDOR_ALIASES keys are canonical and no alias names two vendors', () => {
       seen.set(key, vendor);
     }
   }
+});
+
+test('vendorAliasesOf() lists configured and table aliases of a vendor, minus those configured elsewhere', () => {
+  assert.deepEqual(vendorAliasesOf('moxa'), ['moxainc', 'moxatechnologies']);
+  const extra = vendorAliasMap({ 'ACME Cams': 'moxa', 'Moxa Inc.': 'acme' });
+  assert.deepEqual(vendorAliasesOf('moxa', extra), ['acmecams', 'moxatechnologies']);
+  assert.deepEqual(vendorAliasesOf('acme', extra), ['moxainc']);
+  assert.deepEqual(vendorAliasesOf('unknownvendor'), []);
 });

@@ -16,7 +16,7 @@ export const VENDOR_ALIASES: Readonly<Record<string, readonly string[]>> = Objec
   // Routers, gateways, access points. NVD: dlink (older records d-link); self/CSAF: "D-Link Systems, Inc.".
   dlink: ['D-Link', 'd_link', 'D-Link Systems', 'D-Link Systems, Inc.', 'D-Link Corporation'],
   // NVD: tp-link; self: "TP-LINK", "TP-Link Technologies Co., Ltd.".
-  tplink: ['TP-Link', 'TP-LINK Technologies', 'TP-Link Technologies Co., Ltd.', 'tp_link'],
+  tplink: ['TP-Link', 'TP-LINK Technologies', 'TP-Link Technologies Co., Ltd.', 'TP-Link Systems Inc.', 'tp_link'],
   // NVD: netgear; self: "NETGEAR, Inc.".
   netgear: ['NETGEAR Inc.', 'Netgear, Inc.'],
   // NVD: linksys (Belkin-era records too); self: "Linksys LLC".
@@ -57,9 +57,9 @@ export const VENDOR_ALIASES: Readonly<Record<string, readonly string[]>> = Objec
   juniper: ['Juniper Networks', 'Juniper Networks, Inc.'],
 
   // Cameras, DVRs and NVRs. NVD: hikvision; self: "HIKVISION", "Hangzhou Hikvision Digital Technology".
-  hikvision: ['Hangzhou Hikvision', 'Hangzhou Hikvision Digital Technology Co., Ltd.', 'Hikvision Digital Technology'],
+  hikvision: ['Hangzhou Hikvision', 'Hangzhou Hikvision Digital Technology Co., Ltd.', 'Hikvision Digital Technology', 'Hikvision Digital Technology Co., Ltd.'],
   // NVD: dahuasecurity; self: "Dahua", "Zhejiang Dahua Technology Co., Ltd.".
-  dahuasecurity: ['Dahua', 'Dahua Technology', 'Dahua Security', 'Zhejiang Dahua Technology Co., Ltd.'],
+  dahuasecurity: ['Dahua', 'Dahua Technology', 'Dahua Technology Co., Ltd.', 'Dahua Security', 'Zhejiang Dahua Technology Co., Ltd.'],
   // NVD: axis; self/CSAF: "Axis Communications AB".
   axis: ['Axis Communications', 'Axis Communications AB'],
   // NVD: reolink; self: "Reolink Innovation".
@@ -98,7 +98,7 @@ export const VENDOR_ALIASES: Readonly<Record<string, readonly string[]>> = Objec
   // Industrial (CSAF publishers). NVD: siemens; CSAF: "Siemens AG".
   siemens: ['Siemens AG'],
   // NVD: schneider-electric (also schneider_electric); CSAF: "Schneider Electric SE".
-  schneiderelectric: ['Schneider Electric SE', 'Schneider'],
+  schneiderelectric: ['Schneider Electric SE', 'Schneider Electric Industries SAS', 'Schneider'],
   // NVD: rockwellautomation; self: "Rockwell Automation", "Allen-Bradley" (its controller brand).
   rockwellautomation: ['Rockwell Automation', 'Rockwell Automation, Inc.', 'Allen-Bradley'],
   // NVD: moxa; CSAF: "Moxa Inc.".
@@ -129,6 +129,10 @@ function buildIndex(table: Readonly<Record<string, readonly string[]>>): Readonl
 
 const INDEX = buildIndex(VENDOR_ALIASES);
 
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * Builds an alias map for {@link canonicalVendor} from configuration (`{ alias: canonical }`),
  * canonicalising both sides; throws `ProtocolError('BAD_VALUE')` for a name with nothing left.
@@ -146,4 +150,18 @@ export function vendorAliasMap(entries: Readonly<Record<string, string>>): Reado
 export function canonicalVendor(name: string, extra?: ReadonlyMap<string, string>): string {
   const key = canonicalName(name);
   return extra?.get(key) ?? INDEX.get(key) ?? key;
+}
+
+/**
+ * The other canonical names of a canonical vendor: its configured `extra` aliases and its names in
+ * the built-in table, minus any that `extra` points at another vendor; sorted, without `vendor`.
+ * The publisher puts records out under each, so a device reporting any of them matches.
+ * @example vendorAliasesOf('dlink', new Map([['acmecams', 'dlink']])) // ['acmecams', 'dlinkcorporation', 'dlinksystems', …]
+ */
+export function vendorAliasesOf(vendor: string, extra?: ReadonlyMap<string, string>): string[] {
+  const out = new Set<string>();
+  for (const [alias, target] of INDEX) if (target === vendor) out.add(alias);
+  for (const [alias, target] of extra ?? []) if (target === vendor) out.add(alias);
+  out.delete(vendor);
+  return [...out].filter((alias) => (extra?.get(alias) ?? INDEX.get(alias)) === vendor).sort(compareText);
 }

@@ -1,9 +1,10 @@
 /**
  * A tiny in-memory {@link FeedReader} for the publisher's tests (tests only): rows in, lookups by
- * exact canonical vendor and model, and a vendor alias map.
+ * exact canonical vendor and model, and a vendor alias map (also listed by vendorAliases).
  * @module
  */
 import type { Advisory, AffectedProduct, FeedReader, ProductMatchRow } from '../feed/types.ts';
+import { vendorAliasesOf } from '../feed/vendor-aliases.ts';
 
 /** A FeedReader over a fixed list of rows. */
 export class ListFeedReader implements FeedReader {
@@ -21,6 +22,10 @@ export class ListFeedReader implements FeedReader {
   }
   canonicalVendor(vendor: string): string {
     return this.#aliases.get(vendor) ?? vendor;
+  }
+  /** The map's aliases of `vendor` and its names in the maintained table. */
+  vendorAliases(vendor: string): string[] {
+    return vendorAliasesOf(vendor, this.#aliases);
   }
 }
 

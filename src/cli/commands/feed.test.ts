@@ -3,6 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { encodePrivateKeyPem } from '../../crypto/index.ts';
+import { TEST_KEYS } from '../../testing/keys.ts';
 import { runCli } from '../../testing/cli-run.ts';
 import { defaultFeedDbPath, renderProgress } from './feed.ts';
 
@@ -106,6 +108,56 @@ test('feed import exits 1 on a truncated file, naming it, and leaves the databas
   const missing = await runCli(['feed', 'stats', '--db', join(dir, 'missing.db')]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /run "tattler feed import --db/);
+});
+
+test('feed aliases add then check finds the device by the alias; list shows provenance; build publishes under it', async () => {
+  const db = join(dir, 'aliases.db');
+  const page = join(dir, 'aliases-page.json');
+  await writeFile(page, JSON.stringify({ vulnerabilities: [{ cve: nvdCve('CVE-2020-25506', 'dns-320', '2.06b01') }] }));
+  assert.equal((await runCli(['feed', 'import', '--db', db, '--nvd', page, '--quiet'])).code, 0);
+  const device = ['check', '--db', db, '--vendor', 'ACME Storage', '--model', 'DNS-320', '--version', '2.06b01', '--json'];
+  const before = JSON.parse((await runCli(device)).out) as { status: string };
+  assert.equal(before.status, 'unknown');
+
+  const add = await runCli(['feed', 'aliases', 'add', '--db', db, 'ACME Storage=D-Link Systems, Inc.']);
+  assert.equal(add.code, 0, add.err);
+  assert.match(add.out, /vendor alias acmestorage → dlink\n/, 'the vendor side is resolved through the maintained table');
+  const after = JSON.parse((await runCli(device)).out) as { status: string; matches: { id: string }[] };
+  assert.equal(after.status, 'vulnerable');
+  assert.deepEqual(after.matches.map((m) => m.id), ['CVE-2020-25506']);
+
+  const list = await runCli(['feed', 'aliases', 'list', '--db', db]);
+  assert.equal(list.code, 0, list.err);
+  assert.match(list.out, /acmestorage → dlink {2}\(config: tattler feed aliases add, \d{4}-/);
+  const json = JSON.parse((await runCli(['feed', 'aliases', 'list', '--db', db, '--json'])).out) as { alias: string; canonical: string; origin: string }[];
+  assert.deepEqual(json.map((e) => [e.alias, e.canonical, e.origin]), [['acmestorage', 'dlink', 'config']]);
+
+  // feed build publishes under the configured alias too: dlink, its 3 table aliases and acmestorage.
+  const key = join(dir, 'aliases-feed.key');
+  await writeFile(key, encodePrivateKeyPem(TEST_KEYS.feed));
+  const build = await runCli(['feed', 'build', '--db', db, '--signing-key', key, '--out', join(dir, 'aliases.bundle')]);
+  assert.equal(build.code, 0, build.err);
+  assert.match(build.out, /records 5: eligible 0, under aliases 4/);
+});
+
+test('feed aliases add refuses malformed pairs, naming the argument and the fix', async () => {
+  const db = join(dir, 'aliases-bad.db');
+  const cases: [string, RegExp][] = [
+    ['acme', /"acme": expected ALIAS=CANONICAL/],
+    ['=dlink', /expected ALIAS=CANONICAL/],
+    ['a=b=c', /expected ALIAS=CANONICAL/],
+    [', . =dlink', /the alias name .*nothing left after canonicalisation; use a name with letters or digits/],
+    ['D-Link=dlink', /D-Link=dlink": the alias already is the vendor dlink; nothing to add/],
+    ['dlink=acme', /dlink: is a canonical vendor with aliases of its own .*alias it the other way round: acme=dlink/],
+  ];
+  for (const [arg, message] of cases) {
+    const run = await runCli(['feed', 'aliases', 'add', '--db', db, arg]);
+    assert.equal(run.code, 1, arg);
+    assert.match(run.err, message, arg);
+  }
+  const empty = await runCli(['feed', 'aliases', 'list', '--db', db]);
+  assert.equal(empty.code, 0, empty.err);
+  assert.match(empty.out, /no configured vendor aliases/);
 });
 
 test('defaultFeedDbPath() prefers an absolute XDG_DATA_HOME, then HOME', () => {

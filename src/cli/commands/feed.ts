@@ -1,16 +1,18 @@
 /**
- * `tattler feed import` and `tattler feed stats`: load NVD, KEV, OSV and CSAF files into the SQLite
- * feed database (one transaction, progress on a terminal, a summary at the end) and summarise it.
- * The publisher's `feed build` / `feed verify` are added to the same group.
+ * `tattler feed import`, `tattler feed stats` and `tattler feed aliases`: load NVD, KEV, OSV and
+ * CSAF files into the SQLite feed database (one transaction, progress on a terminal, a summary at the
+ * end), summarise it, and configure vendor aliases. The publisher's `feed build` / `feed verify` are
+ * added to the same group.
  * @module
  */
 import { feedBuildCommand, feedVerifyCommand } from './feed-publish.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Command } from 'commander';
+import { canonicalName, isProtocolError } from '../../protocol/index.ts';
 import { importFiles, type ImportParsers, type ImportProgress, type ImportReport } from '../../feed/import.ts';
 import { IMPORT_PARSERS } from '../../feed/import-sources.ts';
-import { FeedStore, type FeedStats } from '../../feed/store.ts';
+import { FeedStore, type FeedStats, type VendorAliasEntry } from '../../feed/store.ts';
 import { FeedError, type FeedErrorCode } from '../../feed/types.ts';
 import type { CliIo } from '../io.ts';
 
@@ -165,7 +167,94 @@ function resolveDb(db: string | undefined, deps: FeedCommandDeps): string {
   return path;
 }
 
-/** The `feed` command group (`import`, `stats`); others add their subcommands to it. */
+/** Provenance record id of aliases added on the command line. */
+const ALIASES_ADDED_BY = 'tattler feed aliases add';
+
+/** One `ALIAS=CANONICAL` argument, both sides canonicalised; throws an Error naming the argument and the fix. */
+export function parseAliasArgument(text: string): { alias: string; canonical: string } {
+  const at = text.indexOf('=');
+  if (at <= 0 || at === text.length - 1 || text.indexOf('=', at + 1) !== -1) {
+    throw new Error(`${JSON.stringify(text)}: expected ALIAS=CANONICAL, e.g. "ACME Cams=D-Link" (quote names with spaces)`);
+  }
+  const side = (name: string, what: string): string => {
+    try {
+      return canonicalName(name);
+    } catch (err) {
+      if (isProtocolError(err)) throw new Error(`${JSON.stringify(text)}: the ${what} ${err.message}; use a name with letters or digits`, { cause: err });
+      throw err;
+    }
+  };
+  return { alias: side(text.slice(0, at), 'alias'), canonical: side(text.slice(at + 1), 'vendor') };
+}
+
+/** The human form of `feed aliases list`. */
+export function renderVendorAliases(entries: readonly VendorAliasEntry[], db: string): string {
+  if (entries.length === 0) return `no configured vendor aliases in ${db} (the maintained table still applies); add one with "tattler feed aliases add --db ${db} ALIAS=VENDOR"\n`;
+  const width = Math.max(...entries.map((e) => e.alias.length));
+  const lines = entries.map(
+    (e) => `  ${e.alias.padEnd(width)} → ${e.canonical}  (${e.origin}: ${e.recordId}, ${new Date(e.importedAtMs).toISOString()})`,
+  );
+  return [`configured vendor aliases in ${db} (applied before the maintained table):`, ...lines, ''].join('\n');
+}
+
+function aliasesCommand(io: CliIo, d: FeedCommandDeps): Command {
+  const aliases = new Command('aliases').description('configure vendor aliases: other names a device or a feed uses for a vendor');
+  aliases
+    .command('add')
+    .description('store vendor aliases (with provenance): check resolves device vendors through them, feed build publishes under them')
+    .argument('<alias=vendor...>', 'an alias and the vendor it stands for, e.g. "ACME Cams=D-Link"; names are canonicalised')
+    .option('--db <path>', 'feed database (default: $XDG_DATA_HOME/tattler/feed.db or ~/.local/share/tattler/feed.db)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tattler feed aliases add --db feed.db "ACME Cams=D-Link" dlinkcorp=dlink\n\n' +
+        'The vendor side is resolved through the aliases already known ("D-Link Systems" means dlink).\n' +
+        'A configured alias wins over the maintained table; adding an alias again replaces it.\n',
+    )
+    .action(async (pairs: string[], options: { db?: string }) => {
+      const parsed = pairs.map(parseAliasArgument);
+      const db = resolveDb(options.db, d);
+      await mkdir(dirname(db), { recursive: true });
+      const store = FeedStore.open(db);
+      try {
+        const resolved = parsed.map(({ alias, canonical }) => ({ alias, canonical: store.canonicalVendor(canonical) }));
+        for (const [n, { alias, canonical }] of resolved.entries()) {
+          if (alias === canonical) throw new Error(`${JSON.stringify(pairs[n])}: the alias already is the vendor ${canonical}; nothing to add`);
+          // One step of resolution only (alias → vendor): a vendor that others point at cannot itself become an alias.
+          if (store.vendorAliases(alias).length > 0) {
+            throw new Error(`${alias}: is a canonical vendor with aliases of its own (${store.vendorAliases(alias).slice(0, 3).join(', ')}); alias it the other way round: ${canonical}=${alias}`);
+          }
+        }
+        const run = store.beginImport(d.now());
+        try {
+          run.putVendorAliases(resolved, { recordId: ALIASES_ADDED_BY, catalogVersion: null });
+          run.commit();
+        } finally {
+          run.rollback();
+        }
+        io.out.write(resolved.map(({ alias, canonical }) => `vendor alias ${alias} → ${canonical}\n`).join('') + `stored in ${db}\n`);
+      } finally {
+        store.close();
+      }
+    });
+  aliases
+    .command('list')
+    .description('list the configured vendor aliases with their provenance')
+    .option('--db <path>', 'feed database (default: $XDG_DATA_HOME/tattler/feed.db or ~/.local/share/tattler/feed.db)')
+    .option('--json', 'print JSON')
+    .action((options: { db?: string; json?: boolean }) => {
+      const db = resolveDb(options.db, d);
+      const store = FeedStore.open(db, { readonly: true });
+      try {
+        const entries = store.vendorAliasEntries();
+        io.out.write(options.json === true ? `${JSON.stringify(entries, null, 2)}\n` : renderVendorAliases(entries, db));
+      } finally {
+        store.close();
+      }
+    });
+  return aliases;
+}
+
+/** The `feed` command group (`import`, `stats`, `aliases`); others add their subcommands to it. */
 export function feedCommand(io: CliIo, deps: Partial<FeedCommandDeps> = {}): Command {
   const d: FeedCommandDeps = { ...DEFAULT_DEPS, env: io.env ?? {}, ...deps };
   const feed = new Command('feed').description('import vulnerability feeds into the feed database, and publish signed feeds from it');
@@ -237,6 +326,7 @@ export function feedCommand(io: CliIo, deps: Partial<FeedCommandDeps> = {}): Com
         store.close();
       }
     });
+  feed.addCommand(aliasesCommand(io, d));
   feed.addCommand(feedBuildCommand(io)).addCommand(feedVerifyCommand(io));
   return feed;
 }
