@@ -28,7 +28,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/protocol/**', 'src/crypto/**', 'src/feed/**', 'src/*/core.ts'],
+    files: ['src/protocol/**', 'src/crypto/**', 'src/feed/**', 'src/*/core.ts', 'src/collector/feed-index.ts',
+      'src/collector/policy.ts', 'src/collector/rate-limit.ts'],
     ignores: ['src/feed/fetch.ts', 'src/feed/store.ts', 'src/feed/import.ts', 'src/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [

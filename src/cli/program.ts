@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { checkCommand } from './commands/check.ts';
+import { collectorCommand } from './commands/collector.ts';
 import { feedCommand } from './commands/feed.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keysCommand } from './commands/keys.ts';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(registryCommand(io));
   program.addCommand(checkCommand(io));
   program.addCommand(feedCommand(io));
+  program.addCommand(collectorCommand(io));
   // addCommand() does not pass output settings down: give every subcommand the program's streams.
   const inherit = (command: Command): void => {
     for (const sub of command.commands) {

@@ -1,0 +1,980 @@
+/**
+ * The collector's configuration file (docs/collector.md): YAML text → zod schema → our own
+ * {@link CollectorConfig}, every problem collected with its key path and a fix. A config shell.
+ * @module
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { importPrivateKey } from '../crypto/index.ts';
+import {
+  formatDuration,
+  formatIp,
+  formatPrefix,
+  isProtocolError,
+  MAX_ADVISORY_ID_BYTES,
+  MAX_OPERATOR_BYTES,
+  MAX_POLICY_BYTES,
+  MAX_VERDICT_LIFETIME_SECONDS,
+  parseDuration,
+  parseIp,
+  parsePrefix,
+  signPolicy,
+  type IpPrefix,
+} from '../protocol/index.ts';
+
+/** Largest config file: 1 MiB. A real one is a few KiB; the cap bounds the YAML parser's work. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Most listen entries: 16 (an operator has one IPv4 and one IPv6 anycast address, [P-3-6]). */
+export const MAX_LISTEN_ADDRESSES = 16;
+/** Most ids in `policy.deny` or `policy.allow`: the wire limit of the policy document (§6.4). */
+export const MAX_POLICY_ADVISORIES = 16;
+/** Most exempt prefixes: 256, far above an ISP's own infrastructure ranges, and a bounded scan. */
+export const MAX_EXEMPT_PREFIXES = 256;
+/** Most YAML alias expansions: refuses "billion laughs" documents before they expand. */
+const MAX_YAML_ALIASES = 100;
+/** Largest rate-limit table: 2^20 prefixes × ~150 B per entry (rate-limit.ts) ≈ 150 MiB. */
+export const MAX_RATE_LIMIT_TABLE_SIZE = 1_048_576;
+
+const MINUTE = 60;
+const DAY = 86_400;
+
+/** One UDP socket to bind: an IP literal (RFC 5952 text for IPv6) and a port (0: ephemeral). */
+export interface ListenConfig {
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+}
+
+/** Where the signed feed bundle comes from. */
+export type FeedSource =
+  { readonly kind: 'file'; readonly path: string } | { readonly kind: 'url'; readonly url: string };
+
+/** The feed bundle, how often it is checked for a newer one, and the trust root that verifies it. */
+export interface FeedConfig {
+  readonly source: FeedSource;
+  readonly pullIntervalSeconds: number;
+  readonly rootPath: string;
+}
+
+/** The ISP's policy: every rule narrows what the feed marks eligible ([P-6.4-1]). */
+export interface PolicyConfig {
+  readonly kevOnly: boolean;
+  /** Quarantine only at or above this CVSS × 10 (0: any); the wire's `min_cvss` unit. */
+  readonly minCvss10: number;
+  readonly deny: readonly string[];
+  readonly allow: readonly string[];
+  readonly warnOnly: boolean;
+  /** Source prefixes whose devices never get a FAIL from this collector (WARN instead). */
+  readonly exempt: readonly IpPrefix[];
+  readonly verdictLifetimeSeconds: { readonly fail: number; readonly pass: number };
+}
+
+/** Per-source-prefix token buckets ([P-3.5-1]). */
+export interface RateLimitConfig {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  readonly ipv4PrefixLength: number;
+  readonly ipv6PrefixLength: number;
+  /** Every Nth limited request of a prefix gets the 5.03 back-off answer; 0: never. */
+  readonly slip: number;
+  /** Max-Age of the 5.03 back-off answer. */
+  readonly retryAfterSeconds: number;
+  /** Most prefixes tracked at once. */
+  readonly tableSize: number;
+}
+
+/** The optional, off-by-default store of (address, advisory, time) for customer notification. */
+export interface NotifyConfig {
+  readonly enabled: boolean;
+  /** SQLite file; `null` only while disabled. */
+  readonly databasePath: string | null;
+  readonly retentionSeconds: number;
+}
+
+/** What the collector keeps about devices (docs/privacy.md). */
+export interface PrivacyConfig {
+  readonly notify: NotifyConfig;
+}
+
+/** The metrics endpoint (a later issue). */
+export interface MetricsConfig {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The validated configuration of one collector; paths are absolute. */
+export interface CollectorConfig {
+  /** The config file, as given. */
+  readonly file: string;
+  readonly listen: readonly ListenConfig[];
+  readonly feed: FeedConfig;
+  readonly keyPath: string;
+  readonly certificatePath: string;
+  readonly operator: string;
+  readonly policy: PolicyConfig;
+  readonly rateLimit: RateLimitConfig;
+  readonly privacy: PrivacyConfig;
+  /** `null`: no metrics endpoint. */
+  readonly metrics: MetricsConfig | null;
+  readonly workers: number;
+}
+
+/** Defaults of every optional setting, in our units (docs/collector.md lists them as written). */
+export const COLLECTOR_DEFAULTS = Object.freeze({
+  /** [P-3-1]: CoAP's default port. */
+  port: 5683,
+  feed: Object.freeze({ pullIntervalSeconds: 15 * MINUTE }),
+  policy: Object.freeze({
+    kevOnly: false,
+    minCvss10: 0,
+    deny: Object.freeze([] as string[]),
+    allow: Object.freeze([] as string[]),
+    warnOnly: false,
+    exempt: Object.freeze([] as IpPrefix[]),
+    verdictLifetimeSeconds: Object.freeze({ fail: 7 * DAY, pass: 1 * DAY }),
+  }),
+  // The same numbers as rate-limit.ts RATE_LIMIT_DEFAULTS (DNS RRL's defaults, argued there).
+  rateLimit: Object.freeze({
+    ratePerSecond: 10,
+    burst: 20,
+    ipv4PrefixLength: 24,
+    ipv6PrefixLength: 56,
+    slip: 2,
+    retryAfterSeconds: 60,
+    tableSize: 65_536,
+  }),
+  privacy: Object.freeze({
+    notify: Object.freeze({ enabled: false, databasePath: null, retentionSeconds: 30 * DAY }),
+  }),
+  /** Metrics listen on loopback unless told otherwise; 9464 is the Prometheus exporter port. */
+  metrics: Object.freeze({ address: '127.0.0.1', port: 9464 }),
+  workers: 1,
+});
+
+/** One problem in a config file: where (`listen[1].address`) and what, with the fix. */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A config file that cannot be used; `problems` lists every problem found, in file order. */
+export class CollectorConfigError extends Error {
+  override readonly name = 'CollectorConfigError';
+  readonly file: string;
+  readonly problems: readonly ConfigProblem[];
+  constructor(file: string, problems: readonly ConfigProblem[], options?: ErrorOptions) {
+    super(problems.map((p) => formatProblem(file, p)).join('\n'), options);
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+/** `file: path: message`, the line printed for one problem. */
+export function formatProblem(file: string, problem: ConfigProblem): string {
+  return problem.path === ''
+    ? `${file}: ${problem.message}`
+    : `${file}: ${problem.path}: ${problem.message}`;
+}
+
+// ---- leaf values: each checks its own input and says what to write instead -----------------
+
+/** Short, quoted text of an input value for a message (never the whole of a long value). */
+function describe(input: unknown): string {
+  if (input === null) return 'an empty value';
+  if (Array.isArray(input)) return 'a list';
+  switch (typeof input) {
+    case 'string':
+      return JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input);
+    case 'number':
+    case 'boolean':
+      return String(input);
+    case 'object':
+      return 'a map';
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      break;
+  }
+  return typeof input;
+}
+
+type Check<T> = (input: unknown, fail: (message: string) => typeof z.NEVER) => T;
+
+/** An optional leaf: `check` turns the YAML value into ours or calls `fail` with "problem — fix". */
+function leaf<T>(check: Check<T>): z.ZodOptional<z.ZodType<T>> {
+  // .optional() marks the key optional; without it zod reports a missing key as "nonoptional".
+  return z
+    .unknown()
+    .transform((input, ctx): T =>
+      check(input, (message) => {
+        ctx.issues.push({ code: 'custom', message, input });
+        return z.NEVER;
+      }),
+    )
+    .optional();
+}
+
+/** A required leaf: when missing, the message says so and shows `example`. */
+function requiredLeaf<T>(check: Check<T>, example: string): z.ZodType<T> {
+  return z.unknown().transform((input, ctx): T => {
+    const fail = (message: string): typeof z.NEVER => {
+      ctx.issues.push({ code: 'custom', message, input });
+      return z.NEVER;
+    };
+    return input === undefined ? fail(`missing — add it, e.g. ${example}`) : check(input, fail);
+  });
+}
+
+function integerCheck(range: { min: number; max: number; example: string }): Check<number> {
+  return (input, fail) => {
+    if (
+      typeof input !== 'number' ||
+      !Number.isInteger(input) ||
+      input < range.min ||
+      input > range.max
+    ) {
+      return fail(
+        `${describe(input)} is not a whole number in ${range.min}..${range.max} — write e.g. ${range.example}`,
+      );
+    }
+    return input;
+  };
+}
+
+function booleanCheck(input: unknown, fail: (message: string) => never): boolean {
+  if (typeof input !== 'boolean')
+    return fail(
+      `${describe(input)} is not true or false — write true or false (YAML 1.2: yes/no/on/off are text)`,
+    );
+  return input;
+}
+
+function durationCheck(range: { minSeconds: number; maxSeconds: number }): Check<number> {
+  const span = `${formatDuration(range.minSeconds)}..${formatDuration(range.maxSeconds)}`;
+  return (input, fail) => {
+    if (typeof input === 'number') {
+      const hint = Number.isInteger(input) && input > 0 ? formatDuration(input) : '15m';
+      return fail(
+        `${describe(input)} has no unit — write a duration with units (d, h, m, s), e.g. ${hint}`,
+      );
+    }
+    if (typeof input !== 'string')
+      return fail(`${describe(input)} is not a duration — write e.g. 15m, 12h or 7d`);
+    let seconds: number;
+    try {
+      seconds = parseDuration(input);
+    } catch {
+      return fail(
+        `${describe(input)} is not a duration — write a number and a unit (d, h, m, s) in that order, e.g. 15m, 12h, 7d or 1d12h`,
+      );
+    }
+    if (seconds < range.minSeconds || seconds > range.maxSeconds)
+      return fail(`${describe(input)} is outside ${span} — write a duration in ${span}`);
+    return seconds;
+  };
+}
+
+function textCheck(options: { maxBytes: number; example: string }): Check<string> {
+  return (input, fail) => {
+    if (typeof input !== 'string' || input.trim() === '')
+      return fail(`${describe(input)} is not text — write e.g. ${options.example}`);
+    const bytes = Buffer.byteLength(input, 'utf8');
+    if (bytes > options.maxBytes)
+      return fail(`${bytes} bytes is too long, at most ${options.maxBytes} (UTF-8) — shorten it`);
+    return input;
+  };
+}
+
+/** A file path; relative paths are resolved later against the config file's directory. */
+function pathCheck(example: string): Check<string> {
+  return (input, fail) => {
+    if (typeof input !== 'string' || input.trim() === '')
+      return fail(`${describe(input)} is not a file path — write e.g. ${example}`);
+    if (input.includes('\0')) return fail('contains a NUL character — write a plain file path');
+    return input;
+  };
+}
+
+function ipCheck(
+  input: unknown,
+  fail: (message: string) => never,
+): { address: string; family: 4 | 6 } {
+  if (typeof input !== 'string')
+    return fail(
+      `${describe(input)} is not an IP address — write an IPv4 or IPv6 literal, e.g. 192.0.2.53 or 2001:db8::53 (quote IPv6 if it starts with ':', e.g. "::")`,
+    );
+  const bytes = parseIp(input.trim());
+  if (bytes !== undefined)
+    return { address: formatIp(bytes), family: bytes.byteLength === 4 ? 4 : 6 };
+  // The two ways people write "address:port"; say how to split them.
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(input);
+  const v6WithPort = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(input);
+  const withPort = v4WithPort ?? v6WithPort;
+  if (withPort !== null && parseIp(withPort[1] ?? '') !== undefined) {
+    return fail(
+      `${describe(input)} is not an IP address — write the address and the port separately: {address: ${withPort[1] ?? ''}, port: ${withPort[2] ?? ''}}`,
+    );
+  }
+  if (v6WithPort === null && /^\[.*\]$/.test(input))
+    return fail(`${describe(input)} is not an IP address — write it without brackets`);
+  if (/^[a-z0-9.-]+$/i.test(input) && /[a-z]/i.test(input)) {
+    return fail(
+      `${describe(input)} is not an IP address — the collector binds addresses, not host names: write the anycast address, e.g. 192.0.2.53 or 2001:db8::53`,
+    );
+  }
+  return fail(
+    `${describe(input)} is not an IP address — write an IPv4 or IPv6 literal, e.g. 192.0.2.53 or 2001:db8::53`,
+  );
+}
+
+function prefixCheck(input: unknown, fail: (message: string) => never): IpPrefix {
+  if (typeof input !== 'string')
+    return fail(
+      `${describe(input)} is not a prefix — write ADDRESS/LENGTH, e.g. 10.0.0.0/8 or 2001:db8::/32`,
+    );
+  try {
+    return parsePrefix(input.trim());
+  } catch (err) {
+    const reason =
+      err instanceof RangeError
+        ? err.message.replace(/^prefix "[^"]*": /, '')
+        : 'not ADDRESS/LENGTH';
+    const fix = reason.includes('host bits')
+      ? 'clear the host bits, e.g. 10.1.0.0/16 not 10.1.2.3/16'
+      : 'write ADDRESS/LENGTH, e.g. 10.0.0.0/8 or 2001:db8::/32';
+    return fail(`${describe(input)} is not a prefix (${reason}) — ${fix}`);
+  }
+}
+
+// Advisory ids as the feed writes them: CVE-2021-36260, GHSA-xxxx-xxxx-xxxx, vendor ids.
+const ADVISORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+function advisoryIdCheck(input: unknown, fail: (message: string) => never): string {
+  const text = typeof input === 'number' ? String(input) : input;
+  if (
+    typeof text !== 'string' ||
+    !ADVISORY_ID.test(text) ||
+    Buffer.byteLength(text) > MAX_ADVISORY_ID_BYTES
+  ) {
+    return fail(
+      `${describe(input)} is not an advisory id — write it as the feed does, e.g. CVE-2021-36260 or GHSA-9c47-m6qq-7p4h (at most ${MAX_ADVISORY_ID_BYTES} characters)`,
+    );
+  }
+  if (/^cve-/i.test(text) && !text.startsWith('CVE-'))
+    return fail(`${describe(input)}: CVE ids are upper case — write ${text.toUpperCase()}`);
+  return text;
+}
+
+function cvssCheck(input: unknown, fail: (message: string) => never): number {
+  // One decimal, as NVD publishes scores; stored ×10 as the wire's min_cvss (0..100).
+  const tenths = typeof input === 'number' ? Math.round(input * 10) : NaN;
+  if (
+    typeof input !== 'number' ||
+    input < 0 ||
+    input > 10 ||
+    Math.abs(tenths - input * 10) > 1e-9
+  ) {
+    return fail(
+      `${describe(input)} is not a CVSS score — write 0..10 with at most one decimal, e.g. 9.0 (0: any score)`,
+    );
+  }
+  return tenths;
+}
+
+function urlCheck(input: unknown, fail: (message: string) => never): string {
+  const example = 'https://feed.example.net/tattler/bundle.cbor';
+  if (typeof input !== 'string')
+    return fail(`${describe(input)} is not a URL — write e.g. ${example}`);
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return fail(`not a URL — write an absolute http(s) URL, e.g. ${example}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return fail(`${JSON.stringify(url.protocol)} is not http: or https: — write e.g. ${example}`);
+  // Never echo credentials (style B2.4): the message names the problem only.
+  if (url.username !== '' || url.password !== '')
+    return fail(
+      'holds credentials — remove user:password from the URL; the bundle is signed and needs none',
+    );
+  return url.href;
+}
+
+// ---- sections ---------------------------------------------------------------------------------
+
+/** Levenshtein distance, for "did you mean" (known keys are short: O(a·b) is nothing). */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(
+        Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The closest known key within edit distance 2 (case and `_`/`-` ignored), if any. */
+export function suggestKey(key: string, known: readonly string[]): string | undefined {
+  const fold = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = Math.min(
+      editDistance(key, candidate),
+      editDistance(fold(key), fold(candidate)),
+    );
+    if (distance <= 2 && (best === undefined || distance < best.distance))
+      best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+/** The message for one unknown key. */
+function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const suggestion = suggestKey(key, known);
+  return suggestion === undefined
+    ? `unknown key — remove it; the keys here are ${known.join(', ')}`
+    : `unknown key — did you mean "${suggestion}"?`;
+}
+
+/**
+ * A map section that refuses unknown keys. zod reports all unknown keys of a map in one issue;
+ * its message holds one line per key (same order as `keys`), split into one problem per key.
+ */
+function section<S extends z.ZodRawShape>(shape: S, example: string) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => unknownKeyMessage(key, known)).join('\n')
+        : issue.input === undefined
+          ? `missing — add it, e.g. ${example}`
+          : `${describe(issue.input)} is not a map — write keys under it, e.g. ${example}`,
+  });
+}
+
+function list<T extends z.ZodType>(element: T, options: { max: number; example: string }) {
+  return z
+    .array(element, {
+      error: (issue) => `${describe(issue.input)} is not a list — write e.g. ${options.example}`,
+    })
+    .max(options.max, {
+      error: (issue) =>
+        `${Array.isArray(issue.input) ? issue.input.length : 'too many'} entries, at most ${options.max} — shorten the list`,
+    });
+}
+
+/**
+ * Runs a cross-field check even when other keys of the map have problems (so every problem is
+ * reported at once), but only when the map itself and the keys it reads are valid.
+ */
+function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+  return {
+    when: (payload) =>
+      typeof payload.value === 'object' &&
+      payload.value !== null &&
+      !Array.isArray(payload.value) &&
+      !payload.issues.some((issue) => {
+        const first = issue.path?.[0];
+        return first === undefined
+          ? issue.code !== 'unrecognized_keys'
+          : keys.includes(String(first));
+      }),
+  };
+}
+
+const listenSchema = section(
+  {
+    address: requiredLeaf(ipCheck, 'address: 192.0.2.53'),
+    port: leaf(
+      integerCheck({ min: 0, max: 65_535, example: '5683 (0: an ephemeral port, for tests)' }),
+    ),
+  },
+  '{address: 192.0.2.53, port: 5683}',
+);
+
+const feedSchema = section(
+  {
+    file: leaf(pathCheck('feed/bundle.cbor')),
+    url: leaf(urlCheck),
+    pullInterval: leaf(durationCheck({ minSeconds: MINUTE, maxSeconds: DAY })),
+    root: requiredLeaf(pathCheck('root.cbor'), 'root: root.cbor (the trusted root document)'),
+  },
+  'feed: {url: https://feed.example.net/tattler/bundle.cbor, root: root.cbor}',
+).superRefine(
+  (feed, ctx) => {
+    if ((feed.file === undefined) === (feed.url === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: feed.file === undefined ? [] : ['url'],
+        message:
+          feed.file === undefined
+            ? 'no feed source — add file: (a bundle on disk) or url: (pulled on pullInterval)'
+            : 'file and url are both set — keep one: file for a bundle on disk, url to pull one',
+      });
+    }
+  },
+  whenValid('file', 'url'),
+);
+
+const lifetimeCheck = durationCheck({
+  minSeconds: MINUTE,
+  maxSeconds: MAX_VERDICT_LIFETIME_SECONDS,
+});
+
+const policySchema = section(
+  {
+    kevOnly: leaf(booleanCheck),
+    minCvss: leaf(cvssCheck),
+    deny: list(requiredLeaf(advisoryIdCheck, 'CVE-2021-36260'), {
+      max: MAX_POLICY_ADVISORIES,
+      example: '[CVE-2021-36260]',
+    }).optional(),
+    allow: list(requiredLeaf(advisoryIdCheck, 'CVE-2021-36260'), {
+      max: MAX_POLICY_ADVISORIES,
+      example: '[CVE-2021-36260]',
+    }).optional(),
+    warnOnly: leaf(booleanCheck),
+    exempt: list(requiredLeaf(prefixCheck, '10.0.0.0/8'), {
+      max: MAX_EXEMPT_PREFIXES,
+      example: '[10.0.0.0/8, 2001:db8::/32]',
+    }).optional(),
+    verdictLifetime: section(
+      { fail: leaf(lifetimeCheck), pass: leaf(lifetimeCheck) },
+      '{fail: 7d, pass: 1d}',
+    ).optional(),
+  },
+  '{kevOnly: true, minCvss: 9.0}',
+).superRefine(
+  (policy, ctx) => {
+    const deny = new Set(policy.deny);
+    (policy.allow ?? []).forEach((id, i) => {
+      if (deny.has(id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allow', i],
+          message: `${id} is also in deny (deny wins, so it can never quarantine) — remove it from one list`,
+        });
+    });
+  },
+  whenValid('deny', 'allow'),
+);
+
+const rateLimitSchema = section(
+  {
+    ratePerSecond: leaf((input, fail) => {
+      if (typeof input !== 'number' || !(input > 0) || input > 1_000_000)
+        return fail(
+          `${describe(input)} is not a rate — write requests per second per prefix, more than 0 and at most 1000000, e.g. 10 (0.5: one every 2 s)`,
+        );
+      return input;
+    }),
+    burst: leaf(integerCheck({ min: 1, max: 1_000_000, example: '20' })),
+    ipv4PrefixLength: leaf(integerCheck({ min: 8, max: 32, example: '24 (a customer NAT range)' })),
+    ipv6PrefixLength: leaf(
+      integerCheck({ min: 16, max: 128, example: '56 (a customer delegation)' }),
+    ),
+    slip: leaf(
+      integerCheck({
+        min: 0,
+        max: 10,
+        example: '2 (every 2nd limited request gets a back-off answer; 0: never)',
+      }),
+    ),
+    retryAfter: leaf(durationCheck({ minSeconds: 1, maxSeconds: DAY })),
+    tableSize: leaf(integerCheck({ min: 1_024, max: MAX_RATE_LIMIT_TABLE_SIZE, example: '65536' })),
+  },
+  '{ratePerSecond: 10, burst: 20}',
+);
+
+const notifySchema = section(
+  {
+    enabled: leaf(booleanCheck),
+    database: leaf(pathCheck('/var/lib/tattler/notify.db')),
+    retention: leaf(durationCheck({ minSeconds: DAY, maxSeconds: 90 * DAY })),
+  },
+  '{enabled: true, database: /var/lib/tattler/notify.db, retention: 30d}',
+).superRefine(
+  (notify, ctx) => {
+    if (notify.enabled === true && notify.database === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database'],
+        message:
+          'missing while enabled is true — add database: /var/lib/tattler/notify.db, or set enabled: false',
+      });
+    }
+  },
+  whenValid('enabled', 'database'),
+);
+
+const configSchema = section(
+  {
+    listen: z
+      .array(listenSchema, {
+        error: (issue) =>
+          issue.input === undefined
+            ? 'missing — add the anycast addresses, e.g. listen: [{address: 192.0.2.53}, {address: "2001:db8::53"}]'
+            : `${describe(issue.input)} is not a list — write e.g. listen: [{address: 192.0.2.53}, {address: "2001:db8::53"}]`,
+      })
+      .min(1, { error: 'empty — add at least one address, e.g. [{address: 192.0.2.53}]' })
+      .max(MAX_LISTEN_ADDRESSES, {
+        error: (issue) =>
+          `${Array.isArray(issue.input) ? issue.input.length : 'too many'} addresses, at most ${MAX_LISTEN_ADDRESSES} — shorten the list`,
+      })
+      .superRefine((listen, ctx) => {
+        const seen = new Set<string>();
+        listen.forEach((entry, i) => {
+          const key = `[${entry.address.address}]:${String(entry.port ?? COLLECTOR_DEFAULTS.port)}`;
+          if (seen.has(key))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i],
+              message: `${key} is listed twice — remove the duplicate`,
+            });
+          seen.add(key);
+        });
+      }),
+    feed: feedSchema,
+    key: requiredLeaf(
+      pathCheck('collector.key'),
+      'key: collector.key (written by "tattler keys generate")',
+    ),
+    certificate: requiredLeaf(
+      pathCheck('collector.cert.cbor'),
+      'certificate: collector.cert.cbor (written by "tattler registry issue")',
+    ),
+    operator: requiredLeaf(
+      textCheck({ maxBytes: MAX_OPERATOR_BYTES, example: 'Example ISP' }),
+      'operator: Example ISP',
+    ),
+    policy: policySchema.optional(),
+    rateLimit: rateLimitSchema.optional(),
+    privacy: section({ notify: notifySchema.optional() }, '{notify: {enabled: false}}').optional(),
+    metrics: section(
+      {
+        address: leaf(ipCheck),
+        port: leaf(integerCheck({ min: 0, max: 65_535, example: '9464' })),
+      },
+      '{address: 127.0.0.1, port: 9464}',
+    ).optional(),
+    workers: leaf(integerCheck({ min: 1, max: 64, example: '1' })),
+  },
+  'listen: [...]',
+);
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** The policy document's fixed-size parts at their largest, to measure deny/allow against §6.4. */
+const MEASURE_KEY = importPrivateKey(new Uint8Array(32));
+const MAX_UINT32 = 0xffff_ffff;
+
+/** Bytes of the signed policy this config produces; signature and kid have fixed sizes. */
+function signedPolicyBytes(operator: string, policy: PolicyConfig): number {
+  const document = { operator, issuedAt: MAX_UINT32, expiresAt: MAX_UINT32, ...policy };
+  try {
+    signPolicy(MEASURE_KEY, document);
+    return 0;
+  } catch (err) {
+    if (isProtocolError(err) && err.code === 'TOO_LARGE')
+      return Number(/(\d+) bytes/.exec(err.message)?.[1] ?? MAX_POLICY_BYTES + 1);
+    throw err;
+  }
+}
+
+function toConfig(parsed: ParsedConfig, file: string): CollectorConfig {
+  const base = dirname(file);
+  const at = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
+  const d = COLLECTOR_DEFAULTS;
+  const policy = parsed.policy;
+  const rate = parsed.rateLimit;
+  const notify = parsed.privacy?.notify;
+  const feed = parsed.feed;
+  const source: FeedSource =
+    feed.url === undefined
+      ? { kind: 'file', path: at(feed.file ?? '') }
+      : { kind: 'url', url: feed.url };
+  return {
+    file,
+    listen: parsed.listen.map((entry) => ({
+      address: entry.address.address,
+      family: entry.address.family,
+      port: entry.port ?? d.port,
+    })),
+    feed: {
+      source,
+      pullIntervalSeconds: feed.pullInterval ?? d.feed.pullIntervalSeconds,
+      rootPath: at(feed.root),
+    },
+    keyPath: at(parsed.key),
+    certificatePath: at(parsed.certificate),
+    operator: parsed.operator,
+    policy: {
+      kevOnly: policy?.kevOnly ?? d.policy.kevOnly,
+      minCvss10: policy?.minCvss ?? d.policy.minCvss10,
+      deny: policy?.deny ?? d.policy.deny,
+      allow: policy?.allow ?? d.policy.allow,
+      warnOnly: policy?.warnOnly ?? d.policy.warnOnly,
+      exempt: policy?.exempt ?? d.policy.exempt,
+      verdictLifetimeSeconds: {
+        fail: policy?.verdictLifetime?.fail ?? d.policy.verdictLifetimeSeconds.fail,
+        pass: policy?.verdictLifetime?.pass ?? d.policy.verdictLifetimeSeconds.pass,
+      },
+    },
+    rateLimit: {
+      ratePerSecond: rate?.ratePerSecond ?? d.rateLimit.ratePerSecond,
+      burst: rate?.burst ?? d.rateLimit.burst,
+      ipv4PrefixLength: rate?.ipv4PrefixLength ?? d.rateLimit.ipv4PrefixLength,
+      ipv6PrefixLength: rate?.ipv6PrefixLength ?? d.rateLimit.ipv6PrefixLength,
+      slip: rate?.slip ?? d.rateLimit.slip,
+      retryAfterSeconds: rate?.retryAfter ?? d.rateLimit.retryAfterSeconds,
+      tableSize: rate?.tableSize ?? d.rateLimit.tableSize,
+    },
+    privacy: {
+      notify: {
+        enabled: notify?.enabled ?? d.privacy.notify.enabled,
+        databasePath:
+          notify?.database === undefined ? d.privacy.notify.databasePath : at(notify.database),
+        retentionSeconds: notify?.retention ?? d.privacy.notify.retentionSeconds,
+      },
+    },
+    metrics:
+      parsed.metrics === undefined
+        ? null
+        : {
+            address: parsed.metrics.address?.address ?? d.metrics.address,
+            port: parsed.metrics.port ?? d.metrics.port,
+          },
+    workers: parsed.workers ?? d.workers,
+  };
+}
+
+/** `listen[1].address` from zod's path array. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path)
+    out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  // Typed arrays (prefix bytes) cannot be frozen; the interfaces make them readonly to callers.
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    !ArrayBuffer.isView(value) &&
+    !Object.isFrozen(value)
+  ) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/**
+ * Parses and validates a collector config file's text; `file` names it in messages and anchors
+ * relative paths. Throws {@link CollectorConfigError} listing every problem.
+ */
+export function parseCollectorConfig(text: string, file: string): CollectorConfig {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CONFIG_BYTES) {
+    throw new CollectorConfigError(file, [
+      {
+        path: '',
+        message: `${bytes} bytes, at most ${MAX_CONFIG_BYTES} (1 MiB) — a collector config is a few KiB; check that this is the right file`,
+      },
+    ]);
+  }
+  const lines = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    version: '1.2',
+    schema: 'core',
+  });
+  if (document.errors.length > 0) {
+    throw new CollectorConfigError(
+      file,
+      document.errors.map((error) => {
+        const { line, col } = lines.linePos(error.pos[0]);
+        return {
+          path: `line ${line}, column ${col}`,
+          message: `${error.message.split('\n')[0] ?? 'YAML error'} — fix the YAML syntax there`,
+        };
+      }),
+    );
+  }
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    throw new CollectorConfigError(
+      file,
+      [
+        {
+          path: '',
+          message: `${err instanceof Error ? err.message : String(err)} — write the values out instead of nesting aliases`,
+        },
+      ],
+      { cause: err },
+    );
+  }
+  if (data === null || data === undefined) {
+    throw new CollectorConfigError(file, [
+      {
+        path: '',
+        message: 'the file is empty — start from examples/collector.yaml (docs/collector.md)',
+      },
+    ]);
+  }
+  const result = configSchema.safeParse(data, { reportInput: true });
+  const problems: ConfigProblem[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = formatPath(issue.path);
+      if (issue.code === 'unrecognized_keys') {
+        const messages = issue.message.split('\n');
+        issue.keys.forEach((key, i) =>
+          problems.push({
+            path: formatPath([...issue.path, key]),
+            message: messages[i] ?? 'unknown key — remove it',
+          }),
+        );
+      } else {
+        problems.push({ path, message: issue.message });
+      }
+    }
+    throw new CollectorConfigError(file, problems);
+  }
+  const config = toConfig(result.data, file);
+  const size = signedPolicyBytes(config.operator, config.policy);
+  if (size > 0) {
+    throw new CollectorConfigError(file, [
+      {
+        path: 'policy',
+        message: `deny, allow and operator make a ${size}-byte signed policy document, at most ${MAX_POLICY_BYTES} (docs/protocol.md §6.4) — shorten deny or allow (a CVE id costs 5 bytes, another id its length + 1) or the operator name`,
+      },
+    ]);
+  }
+  return deepFreeze(config);
+}
+
+/** Reads and validates a collector config file (size checked before reading). */
+export async function loadCollectorConfig(file: string): Promise<CollectorConfig> {
+  let bytes: Buffer;
+  try {
+    const info = await stat(file);
+    if (!info.isFile())
+      throw new CollectorConfigError(file, [
+        { path: '', message: 'not a regular file — pass the YAML config file' },
+      ]);
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new CollectorConfigError(file, [
+        {
+          path: '',
+          message: `${info.size} bytes, at most ${MAX_CONFIG_BYTES} (1 MiB) — check that this is the right file`,
+        },
+      ]);
+    }
+    bytes = await readFile(file);
+  } catch (err) {
+    if (err instanceof CollectorConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : `cannot read (${code ?? 'error'})`;
+    throw new CollectorConfigError(
+      file,
+      [{ path: '', message: `${problem} — check the path and permissions` }],
+      { cause: err },
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new CollectorConfigError(
+      file,
+      [{ path: '', message: 'not UTF-8 text — save the file as UTF-8' }],
+      { cause: err },
+    );
+  }
+  return parseCollectorConfig(text, file);
+}
+
+/** A one-screen, readable summary of the effective configuration (no secrets: paths only). */
+export function summarizeCollectorConfig(config: CollectorConfig): string {
+  const p = config.policy;
+  const r = config.rateLimit;
+  const n = config.privacy.notify;
+  const address = (l: { address: string; port: number }): string =>
+    l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
+  const narrowing = [
+    p.kevOnly ? 'KEV only' : null,
+    p.minCvss10 > 0 ? `CVSS ≥ ${(p.minCvss10 / 10).toFixed(1)}` : null,
+    p.allow.length > 0 ? `only ${p.allow.join(', ')}` : null,
+    p.deny.length > 0 ? `never ${p.deny.join(', ')}` : null,
+  ].filter((x) => x !== null);
+  const source =
+    config.feed.source.kind === 'file'
+      ? `file ${config.feed.source.path}`
+      : `url ${config.feed.source.url}`;
+  const rows: [string, string][] = [
+    ['config', config.file],
+    ['listen', config.listen.map((l) => `${address(l)} (IPv${l.family})`).join(', ')],
+    ['feed', `${source}, checked every ${formatDuration(config.feed.pullIntervalSeconds)}`],
+    ['trust root', config.feed.rootPath],
+    ['key', config.keyPath],
+    ['certificate', config.certificatePath],
+    ['operator', config.operator],
+    [
+      'policy',
+      p.warnOnly
+        ? 'warn only: no FAIL is ever signed (WARN instead)'
+        : `FAIL for eligible advisories${narrowing.length === 0 ? '' : `: ${narrowing.join('; ')}`}`,
+    ],
+    ['exempt', p.exempt.length === 0 ? 'none' : p.exempt.map(formatPrefix).join(', ')],
+    [
+      'verdicts',
+      `FAIL valid ${formatDuration(p.verdictLifetimeSeconds.fail)}, PASS valid ${formatDuration(p.verdictLifetimeSeconds.pass)}`,
+    ],
+    [
+      'rate limit',
+      `${r.ratePerSecond}/s, burst ${r.burst}, per /${r.ipv4PrefixLength} (IPv4) and /${r.ipv6PrefixLength} (IPv6); ` +
+        `${r.slip === 0 ? 'no back-off answers' : `every ${r.slip === 1 ? '' : ordinal(r.slip) + ' '}limited request gets a back-off (retry after ${formatDuration(r.retryAfterSeconds)})`}; table ${r.tableSize} prefixes`,
+    ],
+    [
+      'privacy',
+      n.enabled
+        ? `notify store ON: ${n.databasePath ?? '?'}, rows kept ${formatDuration(n.retentionSeconds)}`
+        : 'nothing stored per device (notify store off)',
+    ],
+    ['metrics', config.metrics === null ? 'off' : address(config.metrics)],
+    ['workers', String(config.workers)],
+  ];
+  return rows.map(([name, value]) => `${name.padEnd(12)}${value}\n`).join('');
+}
+
+function ordinal(n: number): string {
+  const suffix =
+    n % 10 === 2 && n !== 12
+      ? 'nd'
+      : n % 10 === 3 && n !== 13
+        ? 'rd'
+        : n % 10 === 1 && n !== 11
+          ? 'st'
+          : 'th';
+  return `${n}${suffix}`;
+}
