@@ -92,10 +92,10 @@ test('parseCollectorConfig() resolves relative paths against the config file dir
   assert.equal(config.certificatePath, '/etc/tattler/collector.cert.cbor');
   assert.equal(config.privacy.notify.databasePath, '/etc/db/notify.db');
   const absolute = parseCollectorConfig(
-    MINIMAL.replace('collector.key', '/srv/keys/collector.key'),
+    MINIMAL.replace('collector.key', '/etc/tattler/keys/collector.key'),
     FILE,
   );
-  assert.equal(absolute.keyPath, '/srv/keys/collector.key');
+  assert.equal(absolute.keyPath, '/etc/tattler/keys/collector.key');
 });
 
 test('parseCollectorConfig() names the key path, the problem and the fix', () => {

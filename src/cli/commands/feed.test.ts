@@ -161,8 +161,8 @@ test('feed aliases add refuses malformed pairs, naming the argument and the fix'
 });
 
 test('defaultFeedDbPath() prefers an absolute XDG_DATA_HOME, then HOME', () => {
-  assert.equal(defaultFeedDbPath({ XDG_DATA_HOME: '/x/data', HOME: '/home/a' }), '/x/data/tattler/feed.db');
-  assert.equal(defaultFeedDbPath({ XDG_DATA_HOME: 'relative', HOME: '/home/a' }), '/home/a/.local/share/tattler/feed.db');
+  assert.equal(defaultFeedDbPath({ XDG_DATA_HOME: '/x/data', HOME: '/h/alice' }), '/x/data/tattler/feed.db');
+  assert.equal(defaultFeedDbPath({ XDG_DATA_HOME: 'relative', HOME: '/h/alice' }), '/h/alice/.local/share/tattler/feed.db');
   assert.equal(defaultFeedDbPath({}), undefined);
 });
 

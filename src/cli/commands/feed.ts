@@ -44,7 +44,7 @@ const BAR_WIDTH = 30;
 /**
  * The default feed database: `$XDG_DATA_HOME/tattler/feed.db`, else `~/.local/share/tattler/feed.db`;
  * undefined when neither variable is usable (then --db is required).
- * @example defaultFeedDbPath({ HOME: '/home/a' }) === '/home/a/.local/share/tattler/feed.db'
+ * @example defaultFeedDbPath({ HOME: '/h/alice' }) === '/h/alice/.local/share/tattler/feed.db'
  */
 export function defaultFeedDbPath(env: Readonly<Record<string, string | undefined>>): string | undefined {
   const xdg = env.XDG_DATA_HOME;
