@@ -44,15 +44,19 @@ export function testFeedRows(): ProductMatchRow[] {
   ];
 }
 
-/** A verified bundle of `rows` (default {@link testFeedRows}) signed by the root's feed key. */
-export function testBundle(options: { feedVersion?: number; rows?: readonly ProductMatchRow[]; issuedAt?: number; expiresAt?: number } = {}): VerifiedBundle {
+/** The signed bundle bytes of `rows` (default {@link testFeedRows}), signed by the root's feed key. */
+export function testBundleBytes(options: { feedVersion?: number; rows?: readonly ProductMatchRow[]; issuedAt?: number; expiresAt?: number } = {}): Uint8Array {
   const feedVersion = options.feedVersion ?? 42;
   const issuedAt = options.issuedAt ?? NOW - 3_600;
   const expiresAt = options.expiresAt ?? FEED_EXPIRES;
   const plan = planFeed(new ListFeedReader(options.rows ?? testFeedRows()), { policy: EMPTY_PUBLISHER_POLICY, feedVersion, issuedAt, expiresAt, vendorAliasesOf: () => [] });
   // The feed key that ROOT authorises.
-  const bytes = encodeBundle(TRUST_KEYS.feed, { feedVersion, issuedAt, expiresAt, ...signFeedPlan(TRUST_KEYS.feed, plan) });
-  const verified = verifyBundle(bytes, ROOT, { nowSeconds: issuedAt });
+  return encodeBundle(TRUST_KEYS.feed, { feedVersion, issuedAt, expiresAt, ...signFeedPlan(TRUST_KEYS.feed, plan) });
+}
+
+/** A verified bundle of `rows` (default {@link testFeedRows}) signed by the root's feed key. */
+export function testBundle(options: { feedVersion?: number; rows?: readonly ProductMatchRow[]; issuedAt?: number; expiresAt?: number } = {}): VerifiedBundle {
+  const verified = verifyBundle(testBundleBytes(options), ROOT, { nowSeconds: options.issuedAt ?? NOW - 3_600 });
   if (!verified.ok) throw new Error(`test bundle: ${verified.reason}: ${verified.message}`);
   return verified.bundle;
 }

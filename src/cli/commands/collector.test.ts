@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../testing/cli-run.ts';
-import { EXIT_NOT_BUILT } from './collector.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/collector.yaml', import.meta.url));
 let dir = '';
@@ -43,11 +42,11 @@ test('tattler collector --check-config lists every problem and exits 1', async (
   assert.match(run.err, /2 problems in /);
 });
 
-test('tattler collector --config validates, says serving is not built, and exits 3', async () => {
+test('tattler collector --config validates, refuses a URL feed (not supported yet), and exits 1', async () => {
   const run = await runCli(['collector', '--config', EXAMPLE]);
-  assert.equal(run.code, EXIT_NOT_BUILT);
+  assert.equal(run.code, 1);
   assert.match(run.out, /operator {4}Example ISP/);
-  assert.match(run.err, /serving is not built yet/);
+  assert.match(run.err, /feed\.url is not supported yet \(issue #5\); use feed\.file/);
   const missing = await runCli(['collector', '--config', join(dir, 'none.yaml')]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /none\.yaml: no such file/);

@@ -1,6 +1,6 @@
 /**
- * `tattler collector`: loads and validates the collector's config (`--check-config FILE`), and
- * will serve with `--config FILE` once the collector is built (issue #5); today it says so.
+ * `tattler collector`: loads and validates the collector's config (`--check-config FILE`), or
+ * serves with `--config FILE` until SIGTERM/SIGINT (SIGHUP reloads; src/collector/udp.ts).
  * @module
  */
 import { collectorNotifyCommand } from './collector-notify.ts';
@@ -11,11 +11,39 @@ import {
   summarizeCollectorConfig,
   type CollectorConfig,
 } from '../../collector/config.ts';
+import { formatListen, startCollector } from '../../collector/udp.ts';
 import { CliExit } from '../exit.ts';
 import type { CliIo } from '../io.ts';
 
-/** Exit status of `--config` while serving is not built: distinct from 1 (bad config). */
-export const EXIT_NOT_BUILT = 3;
+/** What the serving collector does on a signal: reload (SIGHUP) or stop (SIGTERM, SIGINT). */
+export interface SignalHandlers {
+  reload(): void;
+  stop(): void;
+}
+
+/** Injected process hooks; tests call the handlers themselves instead of sending real signals. */
+export interface CollectorCommandDeps {
+  /** Installs the handlers and returns their removal; default: process signal handlers. */
+  readonly onSignal?: (handlers: SignalHandlers) => () => void;
+}
+
+function processSignals(handlers: SignalHandlers): () => void {
+  const reload = (): void => {
+    handlers.reload();
+  };
+  const stop = (): void => {
+    handlers.stop();
+  };
+  // SIGHUP may come many times; the first SIGTERM or SIGINT stops.
+  process.on('SIGHUP', reload);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return () => {
+    process.off('SIGHUP', reload);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
+}
 
 interface CollectorOptions {
   readonly config?: string;
@@ -36,9 +64,9 @@ async function loadOrExplain(io: CliIo, file: string): Promise<CollectorConfig> 
 }
 
 /** The `collector` subcommand. */
-export function collectorCommand(io: CliIo): Command {
+export function collectorCommand(io: CliIo, deps: CollectorCommandDeps = {}): Command {
   const collector = new Command('collector')
-    .description("run the ISP's anycast collector (not built yet), or check its config file")
+    .description("run the ISP's anycast collector, or check its config file")
     .option('--config <file>', 'YAML config file to run with (docs/collector.md)')
     .option(
       '--check-config <file>',
@@ -47,7 +75,9 @@ export function collectorCommand(io: CliIo): Command {
     .addHelpText(
       'after',
       '\nExit status: --check-config: 0 when the config is valid, 1 listing every problem.\n' +
-        '--config: 1 for a bad config; 3 after a valid one, because serving is not built yet.\n' +
+        '--config: serves until SIGTERM or SIGINT (exit 0); SIGHUP reloads the config, key,\n' +
+        'certificate and feed. 1 for a bad config, an unreadable file, a bad feed or a port in use.\n' +
+        'feed.url is not supported yet (issue #5): use feed.file.\n' +
         '\nExample:\n  tattler collector --check-config /etc/tattler/collector.yaml\n',
     )
     .action(async function runCollector(options: CollectorOptions) {
@@ -64,10 +94,31 @@ export function collectorCommand(io: CliIo): Command {
       }
       const config = await loadOrExplain(io, options.config ?? '');
       io.out.write(summarizeCollectorConfig(config));
-      io.err.write(
-        'tattler collector: the configuration is valid, but serving is not built yet (issue #5); nothing is listening\n',
-      );
-      throw new CliExit(EXIT_NOT_BUILT);
+      let running;
+      try {
+        running = await startCollector(config, { log: (line) => io.err.write(`${line}\n`) });
+      } catch (err) {
+        io.err.write(`tattler collector: ${err instanceof Error ? err.message : String(err)}\n`);
+        throw new CliExit(1);
+      }
+      const collector = running;
+      io.err.write(`tattler collector: listening on ${collector.addresses().map(formatListen).join(', ')}\n`);
+      let remove = (): void => undefined;
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        remove = (deps.onSignal ?? processSignals)({
+          reload: () => {
+            if (!stopping) void collector.reload();
+          },
+          stop: () => {
+            if (stopping) return;
+            stopping = true;
+            void collector.close().then(resolve, resolve);
+          },
+        });
+      });
+      remove();
+      io.err.write('tattler collector: stopped\n');
     });
   collector.addCommand(collectorNotifyCommand(io));
   return collector;

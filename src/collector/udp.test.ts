@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { encodePrivateKeyPem } from '../crypto/index.ts';
+import { decodeResponse, encodeCbor, signRoot, verifySign1, type DecodedResponse } from '../protocol/index.ts';
+import { NOW_MS, ROOT, certificateBytes, identifiedRequest, privateRequest, requestBytes, testBundleBytes } from '../testing/collector-fixture.ts';
+import { TRUST_KEYS } from '../testing/trust-keys.ts';
+import { loadCollectorConfig } from './config.ts';
+import { startCollector, type RunningCollector } from './udp.ts';
+
+let dir = '';
+let collector: RunningCollector | undefined;
+let client: Socket | undefined;
+let port = 0;
+const logged: string[] = [];
+
+function running(): { collector: RunningCollector; client: Socket } {
+  assert.ok(collector !== undefined && client !== undefined, 'collector started');
+  return { collector, client };
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tattler-udp-'));
+  const [r0, r1] = TRUST_KEYS.root;
+  assert.ok(r0 !== undefined && r1 !== undefined);
+  await writeFile(join(dir, 'collector.key'), encodePrivateKeyPem(TRUST_KEYS.collector), { mode: 0o600 });
+  await writeFile(join(dir, 'collector.cert.cbor'), certificateBytes());
+  await writeFile(join(dir, 'root.cbor'), encodeCbor(signRoot([r0, r1], ROOT)));
+  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
+  await writeFile(
+    join(dir, 'collector.yaml'),
+    [
+      'listen: [{address: 127.0.0.1, port: 0}]',
+      'feed: {file: bundle.cbor, root: root.cbor}',
+      'key: collector.key',
+      'certificate: collector.cert.cbor',
+      'operator: Example ISP',
+      // Every datagram here comes from one prefix: room for the whole robustness run.
+      'rateLimit: {ratePerSecond: 1000000, burst: 1000000}',
+      '',
+    ].join('\n'),
+  );
+  const config = await loadCollectorConfig(join(dir, 'collector.yaml'));
+  // The fixtures' feed and certificate are valid around the fixed NOW; the clock runs from there.
+  const started = Date.now();
+  collector = await startCollector(config, { now: () => NOW_MS + (Date.now() - started), log: (line) => logged.push(line) });
+  const bound = collector.addresses();
+  assert.equal(bound.length, 1);
+  assert.equal(bound[0]?.address, '127.0.0.1');
+  port = bound[0].port;
+  assert.ok(port > 0);
+  client = createSocket('udp4');
+  client.bind(0, '127.0.0.1');
+  await once(client, 'listening');
+});
+
+after(async () => {
+  await collector?.close();
+  client?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Sends one request and returns the one answer (a lost answer fails the test by its timeout). */
+async function ask(bytes: Uint8Array): Promise<{ bytes: Uint8Array; answer: DecodedResponse }> {
+  const { client } = running();
+  const answered = once(client, 'message') as Promise<[Buffer]>;
+  client.send(bytes, port, '127.0.0.1');
+  const [reply] = await answered;
+  const answer = new Uint8Array(reply);
+  assert.ok(answer.byteLength <= bytes.byteLength, `answer ${answer.byteLength} bytes, request ${bytes.byteLength}: BAF ≤ 1`);
+  return { bytes: answer, answer: decodeResponse(answer) };
+}
+
+/** Sends a datagram the collector must not answer; resolves once it has handled it. */
+async function sendUnanswered(bytes: Uint8Array): Promise<void> {
+  const { collector, client } = running();
+  const handled = once(collector.events, 'handled');
+  client.send(bytes, port, '127.0.0.1');
+  await handled;
+}
+
+function counter(name: string): number {
+  return running().collector.counters().get(name) ?? 0;
+}
+
+test('startCollector() answers an identified FAIL, signed by the collector key', async () => {
+  const { answer } = await ask(requestBytes(identifiedRequest()));
+  const r = answer.response;
+  assert.ok(r.kind === 'verdict', r.kind);
+  assert.equal(r.verdict.value.status, 'fail');
+  assert.ok(r.verdict.value.record !== undefined);
+  assert.ok(verifySign1(r.verdict.sign1, TRUST_KEYS.collector.publicKey));
+  assert.deepEqual(r.verdict.value.source, Uint8Array.of(127, 0, 0, 1));
+  assert.equal(r.verdict.value.feedVersion, 42);
+});
+
+test('startCollector() answers PASS for a patched build and UNKNOWN for an unlisted model', async () => {
+  const pass = (await ask(requestBytes(identifiedRequest({ swVersion: { version: '2.1' } })))).answer.response;
+  assert.ok(pass.kind === 'unsigned-verdict', pass.kind);
+  assert.equal(pass.verdict.status, 'pass');
+  const unknown = (await ask(requestBytes(identifiedRequest({ model: 'dir860l' })))).answer.response;
+  assert.ok(unknown.kind === 'unsigned-verdict', unknown.kind);
+  assert.equal(unknown.verdict.status, 'unknown');
+});
+
+test('startCollector() answers a private announcement with its bucket page and the signed policy', async () => {
+  const r = (await ask(requestBytes(privateRequest()))).answer.response;
+  assert.ok(r.kind === 'private', r.kind);
+  assert.ok(verifySign1(r.policy.sign1, TRUST_KEYS.collector.publicKey));
+  assert.equal(r.policy.value.operator, 'Example ISP');
+  assert.ok(r.bucket.value.entries.length > 0);
+});
+
+test('startCollector() does not answer a malformed datagram and counts its drop code', async () => {
+  const before = counter('BAD_LENGTH');
+  const replies = counter('replies');
+  await sendUnanswered(new Uint8Array(10));
+  assert.equal(counter('BAD_LENGTH'), before + 1);
+  assert.equal(counter('replies'), replies);
+});
+
+/** A deterministic PRNG (mulberry32), so a failing run can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+test('startCollector() survives 20,000 random, truncated and mutated datagrams and still answers', async () => {
+  const { collector, client } = running();
+  const random = prng(0x7a771e5);
+  const valid = [requestBytes(identifiedRequest()), requestBytes(privateRequest()), requestBytes(identifiedRequest({ model: 'dir860l' }))];
+  let largestAnswer = 0;
+  const onMessage = (reply: Buffer): void => {
+    largestAnswer = Math.max(largestAnswer, reply.byteLength);
+  };
+  client.on('message', onMessage);
+  const TOTAL = 20_000;
+  const BATCH = 50; // well inside the loopback receive buffer (50 × 1232 bytes ≈ 60 KiB)
+  let handled = 0;
+  const counting = (): void => {
+    handled++;
+  };
+  collector.events.on('handled', counting);
+  try {
+    for (let sent = 0; sent < TOTAL; ) {
+      const target = handled + BATCH;
+      for (let i = 0; i < BATCH; i++, sent++) {
+        const base = valid[Math.floor(random() * valid.length)] ?? new Uint8Array(0);
+        let bytes: Uint8Array;
+        const shape = random();
+        if (shape < 0.2) {
+          bytes = new Uint8Array(Math.floor(random() * 1300)).map(() => Math.floor(random() * 256));
+        } else if (shape < 0.4) {
+          bytes = base.slice(0, Math.floor(random() * base.byteLength));
+        } else {
+          bytes = base.slice();
+          const flips = 1 + Math.floor(random() * 4);
+          for (let f = 0; f < flips; f++) {
+            const at = Math.floor(random() * Math.min(bytes.byteLength, random() < 0.8 ? 64 : bytes.byteLength));
+            bytes[at] = Math.floor(random() * 256);
+          }
+        }
+        client.send(bytes, port, '127.0.0.1');
+      }
+      // Bounded wait without sleeping: each handled datagram emits once; loopback keeps order.
+      while (handled < target) await once(collector.events, 'handled');
+    }
+  } finally {
+    collector.events.off('handled', counting);
+  }
+  // A final valid request, with a message id no fuzz request used, is still answered correctly;
+  // fuzz answers still in flight arrive before it (loopback keeps order) and are skipped.
+  const finalRequest = requestBytes(identifiedRequest(), 0xbeef);
+  let answer: DecodedResponse | undefined;
+  const answered = new Promise<void>((resolve) => {
+    const onFinal = (reply: Buffer): void => {
+      let decoded: DecodedResponse;
+      try {
+        decoded = decodeResponse(new Uint8Array(reply));
+      } catch {
+        return; // a fuzz answer this client cannot decode
+      }
+      if (decoded.frame.messageId !== 0xbeef) return;
+      answer = decoded;
+      client.off('message', onFinal);
+      resolve();
+    };
+    client.on('message', onFinal);
+  });
+  client.send(finalRequest, port, '127.0.0.1');
+  await answered;
+  client.off('message', onMessage);
+  assert.ok(answer !== undefined);
+  assert.ok(answer.response.kind === 'verdict' && answer.response.verdict.value.status === 'fail');
+  assert.ok(largestAnswer <= 1232, `largest answer ${largestAnswer} bytes`);
+  assert.equal(counter('INTERNAL'), 0);
+  assert.equal(counter('OVERSIZE_ANSWER'), 0);
+  assert.equal(counter('EXTRA_REPLY'), 0);
+});
+
+test('reload() keeps the running feed when the new bundle is bad, and says why', async () => {
+  await writeFile(join(dir, 'bundle.cbor'), new Uint8Array([1, 2, 3]));
+  await running().collector.reload();
+  assert.ok(logged.some((line) => /feed not reloaded, keeping feed version 42: .*bundle\.cbor: feed bundle refused/.test(line)), logged.join('\n'));
+  const r = (await ask(requestBytes(identifiedRequest()))).answer.response;
+  assert.ok(r.kind === 'verdict' && r.verdict.value.status === 'fail');
+});
+
+test('startCollector() refuses a port in use, naming the address', async () => {
+  const config = await loadCollectorConfig(join(dir, 'collector.yaml'));
+  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
+  const busy = { ...config, listen: [{ address: '127.0.0.1', family: 4 as const, port }] };
+  await assert.rejects(startCollector(busy, { now: () => NOW_MS, log: () => undefined }), /listen 127\.0\.0\.1:\d+: EADDRINUSE: the port is in use/);
+});

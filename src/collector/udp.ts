@@ -1,0 +1,313 @@
+/**
+ * The collector's thin shell (style B2.1): the only file that imports node:dgram. It loads the
+ * key, certificate, root and feed named by the config, binds one socket per listen address, feeds
+ * each datagram to the pure core ({@link onDatagram}) and performs the effects it returns.
+ * It decides nothing: every answer, drop and count comes from the core. The one check of its own
+ * is the last-moment size check at the send path ([P-3-2]: never an answer larger than its request).
+ * @module
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { verifyBundle, type VerifiedBundle } from '../feed/bundle.ts';
+import { formatIp, parseIp, type Root } from '../protocol/index.ts';
+import type { PrivateKey } from '../crypto/index.ts';
+import { readPrivateKeyFile, readRootFile } from '../cli/files.ts';
+import { loadCollectorConfig, type CollectorConfig } from './config.ts';
+import { createCollectorState, onDatagram, withFeed, withKey, withPolicy, type CollectorOptions, type CollectorState, type Datagram, type Effect } from './core.ts';
+import { openNotifySink, type NotifyEvent, type NotifySink } from './notify-store.ts';
+import { COLLECTOR_POLICY_DEFAULTS, type CollectorPolicy } from './policy.ts';
+
+/** What the shell needs from outside; tests inject a fixed clock and capture the log. */
+export interface CollectorDeps {
+  /** Epoch milliseconds; default `Date.now`. */
+  readonly now?: () => number;
+  /** One line of operator-facing text (no newline); default writes to stderr. */
+  readonly log?: (line: string) => void;
+}
+
+/** A bound, serving collector. */
+export interface RunningCollector {
+  /** The bound addresses, with the ports the OS chose for port 0. */
+  addresses(): { address: string; port: number }[];
+  /** In-memory counters: drop codes (`BAD_LENGTH`, `OVERSIZE_ANSWER`, `INTERNAL`…), `replies`, and the core's counts as `name{label=value,…}`. */
+  counters(): ReadonlyMap<string, number>;
+  /** Emits `handled` after each datagram's effects are performed (tests await it instead of sleeping). */
+  readonly events: EventEmitter;
+  /** Re-reads the config, key, certificate and feed (SIGHUP); keeps what it cannot reload and logs why. Never rejects. */
+  reload(): Promise<void>;
+  /** Closes every socket and the notify store. */
+  close(): Promise<void>;
+}
+
+/** The core's policy from the config's (field names differ: exempt → exemptPrefixes, lifetimes). */
+export function policyOf(config: CollectorConfig): CollectorPolicy {
+  const p = config.policy;
+  return {
+    ...COLLECTOR_POLICY_DEFAULTS,
+    kevOnly: p.kevOnly,
+    minCvss10: p.minCvss10,
+    deny: p.deny,
+    allow: p.allow,
+    warnOnly: p.warnOnly,
+    exemptPrefixes: p.exempt,
+    // The config sets FAIL and PASS lifetimes only; WARN and UNKNOWN keep the core's defaults.
+    verdictLifetimes: { ...COLLECTOR_POLICY_DEFAULTS.verdictLifetimes, fail: p.verdictLifetimeSeconds.fail, pass: p.verdictLifetimeSeconds.pass },
+  };
+}
+
+/** The core's rate-limit options from the config's (tableSize → maxEntries). */
+function rateLimitOf(config: CollectorConfig): NonNullable<CollectorOptions['rateLimit']> {
+  const r = config.rateLimit;
+  return {
+    ratePerSecond: r.ratePerSecond,
+    burst: r.burst,
+    ipv4PrefixLength: r.ipv4PrefixLength,
+    ipv6PrefixLength: r.ipv6PrefixLength,
+    slip: r.slip,
+    retryAfterSeconds: r.retryAfterSeconds,
+    maxEntries: r.tableSize,
+  };
+}
+
+async function readBytes(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const problem = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'error'})`;
+    throw new Error(`${path}: ${what}: ${problem}; check the path and permissions`, { cause: err });
+  }
+}
+
+interface Loaded {
+  readonly key: PrivateKey;
+  readonly certificate: Uint8Array;
+  readonly rootBytes: Uint8Array;
+  readonly feed: VerifiedBundle;
+}
+
+async function loadFeed(config: CollectorConfig, root: Root, nowMs: number): Promise<VerifiedBundle> {
+  const source = config.feed.source;
+  if (source.kind === 'url') throw new Error(`${config.file}: feed.url is not supported yet (issue #5); use feed.file`);
+  const bytes = await readBytes(source.path, 'feed bundle');
+  const verified = verifyBundle(bytes, root, { nowSeconds: Math.floor(nowMs / 1000) });
+  if (!verified.ok) throw new Error(`${source.path}: feed bundle refused (${verified.reason}: ${verified.message})`);
+  return verified.bundle;
+}
+
+/** Reads and checks every file the config names; each error names its file. */
+async function loadFiles(config: CollectorConfig, nowMs: number): Promise<Loaded> {
+  // URL feeds first: say so before touching any other file.
+  if (config.feed.source.kind === 'url') throw new Error(`${config.file}: feed.url is not supported yet (issue #5); use feed.file`);
+  const key = await readPrivateKeyFile(config.keyPath);
+  const certificate = await readBytes(config.certificatePath, 'collector certificate');
+  const root = await readRootFile(config.feed.rootPath);
+  const rootBytes = await readBytes(config.feed.rootPath, 'root document');
+  const feed = await loadFeed(config, root.value, nowMs);
+  return { key, certificate, rootBytes, feed };
+}
+
+function labelled(name: string, labels: Readonly<Record<string, string>>): string {
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
+  return parts.length === 0 ? name : `${name}{${parts.join(',')}}`;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function bind(socket: Socket, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? 'the port is in use; stop the other process or change listen[].port' : code === 'EADDRNOTAVAIL' ? 'the address is not configured on this host' : code === 'EACCES' ? 'permission denied; ports below 1024 need CAP_NET_BIND_SERVICE' : 'cannot bind';
+      reject(new Error(`listen ${address.includes(':') ? `[${address}]` : address}:${port}: ${code ?? 'error'}: ${hint}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => {
+        resolve();
+      });
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+/** The 4- or 16-byte address of a socket's text address (any IPv6 zone id is dropped). */
+function addressBytes(text: string): Uint8Array | undefined {
+  const zone = text.indexOf('%');
+  return parseIp(zone === -1 ? text : text.slice(0, zone));
+}
+
+/**
+ * Loads every file the config names, binds every listen address and serves. Rejects, naming the
+ * file or address, on an unreadable key or certificate, a bad or expired feed, a port in use.
+ * @example const collector = await startCollector(await loadCollectorConfig(file), {});
+ */
+export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const loaded = await loadFiles(config, now());
+  let state: CollectorState;
+  try {
+    state = createCollectorState({
+      operator: config.operator,
+      key: loaded.key,
+      certificate: loaded.certificate,
+      policy: policyOf(config),
+      rateLimit: rateLimitOf(config),
+      roots: [loaded.rootBytes],
+      feed: loaded.feed,
+      notify: config.privacy.notify.enabled,
+    });
+  } catch (err) {
+    throw new Error(`${config.file}: cannot serve with key ${config.keyPath}, certificate ${config.certificatePath}: ${describeError(err)}`, { cause: err });
+  }
+  let current = config;
+  const sink: NotifySink = openNotifySink(config.privacy.notify, now());
+  const counters = new Map<string, number>();
+  const events = new EventEmitter();
+  const bump = (name: string, by = 1): void => {
+    counters.set(name, (counters.get(name) ?? 0) + by);
+  };
+
+  const sockets: { socket: Socket; destination: Uint8Array }[] = [];
+  const perform = (socket: Socket, datagram: Datagram, peer: RemoteInfo, effects: readonly Effect[], nowMs: number): void => {
+    const notify: NotifyEvent[] = [];
+    let replied = false;
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case 'reply':
+          // At most one answer per request, never larger than it: checked again here ([P-3-2]).
+          if (replied) {
+            bump('EXTRA_REPLY');
+          } else if (effect.bytes.byteLength > datagram.bytes.byteLength) {
+            bump('OVERSIZE_ANSWER');
+          } else {
+            replied = true;
+            bump('replies');
+            socket.send(effect.bytes, peer.port, peer.address, (err) => {
+              if (err) bump('SEND_ERROR');
+            });
+          }
+          break;
+        case 'drop':
+          bump(effect.code);
+          break;
+        case 'count':
+          bump(labelled(effect.counter, effect.labels));
+          break;
+        case 'notify':
+          notify.push(effect);
+          break;
+      }
+    }
+    if (notify.length > 0) sink.record(notify, nowMs);
+  };
+
+  const handler = (socket: Socket, destination: Uint8Array) => (bytes: Buffer, peer: RemoteInfo): void => {
+    try {
+      const address = addressBytes(peer.address);
+      if (address === undefined) {
+        bump('BAD_SOURCE');
+        return;
+      }
+      const nowMs = now();
+      const datagram: Datagram = { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), source: { address, port: peer.port }, destination: { address: destination, port: socket.address().port } };
+      perform(socket, datagram, peer, onDatagram(state, datagram, nowMs), nowMs);
+    } catch {
+      // A bug, never the peer's doing: count it and keep serving (the peer gets nothing).
+      bump('INTERNAL');
+    } finally {
+      events.emit('handled');
+    }
+  };
+
+  try {
+    for (const listen of config.listen) {
+      const socket = createSocket({ type: listen.family === 4 ? 'udp4' : 'udp6' });
+      const destination = addressBytes(listen.address);
+      if (destination === undefined) throw new Error(`${config.file}: listen address ${listen.address} is not an IP literal`);
+      sockets.push({ socket, destination });
+      await bind(socket, listen.address, listen.port);
+      socket.on('message', handler(socket, destination));
+      socket.on('error', (err) => {
+        bump('SOCKET_ERROR');
+        log(`tattler collector: socket ${listen.address}: ${err.message}`);
+      });
+    }
+  } catch (err) {
+    await Promise.all(sockets.map((s) => closeSocket(s.socket)));
+    sink.close();
+    throw err;
+  }
+
+  const reload = async (): Promise<void> => {
+    let next: CollectorConfig;
+    try {
+      next = await loadCollectorConfig(current.file);
+    } catch (err) {
+      log(`tattler collector: reload: config not reloaded, keeping the running one: ${describeError(err)}`);
+      return;
+    }
+    const restartOnly = (['listen', 'operator', 'rateLimit', 'privacy', 'workers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
+    if (restartOnly.length > 0) log(`tattler collector: reload: ${restartOnly.join(', ')} changed; these take effect on restart only`);
+    let updated = state;
+    try {
+      updated = withPolicy(updated, policyOf(next));
+    } catch (err) {
+      log(`tattler collector: reload: policy not reloaded, keeping the running one: ${describeError(err)}`);
+    }
+    try {
+      const key = await readPrivateKeyFile(next.keyPath);
+      const certificate = await readBytes(next.certificatePath, 'collector certificate');
+      updated = withKey(updated, key, certificate);
+    } catch (err) {
+      log(`tattler collector: reload: key and certificate not reloaded, keeping the running ones: ${describeError(err)}`);
+    }
+    try {
+      const root = await readRootFile(next.feed.rootPath);
+      updated = withFeed(updated, await loadFeed(next, root.value, now()));
+    } catch (err) {
+      log(`tattler collector: reload: feed not reloaded, keeping feed version ${state.feed?.feedVersion ?? '(none)'}: ${describeError(err)}`);
+    }
+    state = updated;
+    current = next;
+    log(`tattler collector: reloaded ${next.file}; feed version ${state.feed?.feedVersion ?? '(none)'}`);
+  };
+
+  return {
+    addresses: () =>
+      sockets.map(({ socket }) => {
+        const a = socket.address();
+        return { address: a.address, port: a.port };
+      }),
+    counters: () => counters,
+    events,
+    reload,
+    close: async () => {
+      await Promise.all(sockets.map((s) => closeSocket(s.socket)));
+      sink.close();
+    },
+  };
+}
+
+/** `192.0.2.53:5683` or `[2001:db8::53]:5683`. */
+export function formatListen(address: { address: string; port: number }): string {
+  const bytes = addressBytes(address.address);
+  const text = bytes === undefined ? address.address : formatIp(bytes);
+  return text.includes(':') ? `[${text}]:${address.port}` : `${text}:${address.port}`;
+}
