@@ -9,12 +9,23 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { verifyBundle, type VerifiedBundle } from '../feed/bundle.ts';
+import { verifyBundle, type BundleManifest, type VerifiedBundle } from '../feed/bundle.ts';
 import { formatIp, parseIp, type Root } from '../protocol/index.ts';
-import type { PrivateKey } from '../crypto/index.ts';
+import { equalBytes, type PrivateKey } from '../crypto/index.ts';
 import { readPrivateKeyFile, readRootFile } from '../cli/files.ts';
 import { loadCollectorConfig, type CollectorConfig } from './config.ts';
-import { createCollectorState, onDatagram, withFeed, withKey, withPolicy, type CollectorOptions, type CollectorState, type Datagram, type Effect } from './core.ts';
+import { fetchFeed, type FeedFetchDeps, type FeedValidators } from './feed-source.ts';
+import {
+  createCollectorState,
+  onDatagram,
+  withFeed,
+  withKey,
+  withPolicy,
+  type CollectorOptions,
+  type CollectorState,
+  type Datagram,
+  type Effect,
+} from './core.ts';
 import { openNotifySink, type NotifyEvent, type NotifySink } from './notify-store.ts';
 import { COLLECTOR_POLICY_DEFAULTS, type CollectorPolicy } from './policy.ts';
 
@@ -24,7 +35,21 @@ export interface CollectorDeps {
   readonly now?: () => number;
   /** One line of operator-facing text (no newline); default writes to stderr. */
   readonly log?: (line: string) => void;
+  /** Pulls a URL feed; default Node's global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Timeout of one feed pull in milliseconds; default 30 s (feed-source.ts). */
+  readonly feedTimeoutMs?: number;
+  /**
+   * Runs `pull` once after `ms` and returns a function that cancels it; default an `unref()`ed
+   * `setTimeout`. Tests capture `pull` and await it instead of waiting for the interval.
+   */
+  readonly schedule?: (pull: () => Promise<void>, ms: number) => () => void;
+  /** Uniform in [0, 1), for the ±10 % jitter of the pull interval; default `Math.random`. */
+  readonly random?: () => number;
 }
+
+/** The pull interval is jittered by ±10 % so that many collectors do not pull in step. */
+const PULL_JITTER = 0.1;
 
 /** A bound, serving collector. */
 export interface RunningCollector {
@@ -52,7 +77,11 @@ export function policyOf(config: CollectorConfig): CollectorPolicy {
     warnOnly: p.warnOnly,
     exemptPrefixes: p.exempt,
     // The config sets FAIL and PASS lifetimes only; WARN and UNKNOWN keep the core's defaults.
-    verdictLifetimes: { ...COLLECTOR_POLICY_DEFAULTS.verdictLifetimes, fail: p.verdictLifetimeSeconds.fail, pass: p.verdictLifetimeSeconds.pass },
+    verdictLifetimes: {
+      ...COLLECTOR_POLICY_DEFAULTS.verdictLifetimes,
+      fail: p.verdictLifetimeSeconds.fail,
+      pass: p.verdictLifetimeSeconds.pass,
+    },
   };
 }
 
@@ -75,7 +104,12 @@ async function readBytes(path: string, what: string): Promise<Uint8Array> {
     return new Uint8Array(await readFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'error'})`;
+    const problem =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : `cannot read (${code ?? 'error'})`;
     throw new Error(`${path}: ${what}: ${problem}; check the path and permissions`, { cause: err });
   }
 }
@@ -83,29 +117,70 @@ async function readBytes(path: string, what: string): Promise<Uint8Array> {
 interface Loaded {
   readonly key: PrivateKey;
   readonly certificate: Uint8Array;
+  readonly root: Root;
   readonly rootBytes: Uint8Array;
-  readonly feed: VerifiedBundle;
+  readonly feed: LoadedFeed;
 }
 
-async function loadFeed(config: CollectorConfig, root: Root, nowMs: number): Promise<VerifiedBundle> {
+/** A verified feed and, for a URL feed, where it came from and the validators of its response. */
+interface LoadedFeed {
+  readonly bundle: VerifiedBundle;
+  readonly url?: string;
+  readonly validators?: FeedValidators;
+}
+
+/** Reads (file) or fetches (URL, unconditionally) the feed bundle and verifies it; errors name the file or URL. */
+async function loadFeed(
+  config: CollectorConfig,
+  root: Root,
+  nowMs: number,
+  fetchDeps: FeedFetchDeps,
+): Promise<LoadedFeed> {
   const source = config.feed.source;
-  if (source.kind === 'url') throw new Error(`${config.file}: feed.url is not supported yet (issue #5); use feed.file`);
-  const bytes = await readBytes(source.path, 'feed bundle');
+  const where = source.kind === 'url' ? source.url : source.path;
+  let bytes: Uint8Array;
+  let validators: FeedValidators | undefined;
+  if (source.kind === 'url') {
+    const fetched = await fetchFeed(source.url, undefined, fetchDeps);
+    if (fetched.kind !== 'fetched')
+      throw new Error(
+        `${source.url}: HTTP 304 to an unconditional request; the server must send the bundle`,
+      );
+    bytes = fetched.bytes;
+    validators = fetched.validators;
+  } else {
+    bytes = await readBytes(source.path, 'feed bundle');
+  }
   const verified = verifyBundle(bytes, root, { nowSeconds: Math.floor(nowMs / 1000) });
-  if (!verified.ok) throw new Error(`${source.path}: feed bundle refused (${verified.reason}: ${verified.message})`);
-  return verified.bundle;
+  if (!verified.ok)
+    throw new Error(`${where}: feed bundle refused (${verified.reason}: ${verified.message})`);
+  return source.kind === 'url' && validators !== undefined
+    ? { bundle: verified.bundle, url: source.url, validators }
+    : { bundle: verified.bundle };
 }
 
-/** Reads and checks every file the config names; each error names its file. */
-async function loadFiles(config: CollectorConfig, nowMs: number): Promise<Loaded> {
-  // URL feeds first: say so before touching any other file.
-  if (config.feed.source.kind === 'url') throw new Error(`${config.file}: feed.url is not supported yet (issue #5); use feed.file`);
+/** Reads and checks every file the config names, then loads the feed; each error names its file or URL. */
+async function loadFiles(
+  config: CollectorConfig,
+  nowMs: number,
+  fetchDeps: FeedFetchDeps,
+): Promise<Loaded> {
+  // Local files first: a missing key is reported without a network round trip.
   const key = await readPrivateKeyFile(config.keyPath);
   const certificate = await readBytes(config.certificatePath, 'collector certificate');
   const root = await readRootFile(config.feed.rootPath);
   const rootBytes = await readBytes(config.feed.rootPath, 'root document');
-  const feed = await loadFeed(config, root.value, nowMs);
-  return { key, certificate, rootBytes, feed };
+  const feed = await loadFeed(config, root.value, nowMs, fetchDeps);
+  return { key, certificate, root: root.value, rootBytes, feed };
+}
+
+/** Same version and same content digests: the bundle already served (a server without validators). */
+function sameBundle(a: BundleManifest, b: BundleManifest): boolean {
+  return (
+    a.feedVersion === b.feedVersion &&
+    equalBytes(a.recordsDigest, b.recordsDigest) &&
+    equalBytes(a.pagesDigest, b.pagesDigest)
+  );
 }
 
 function labelled(name: string, labels: Readonly<Record<string, string>>): string {
@@ -123,8 +198,20 @@ function bind(socket: Socket, address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'EADDRINUSE' ? 'the port is in use; stop the other process or change listen[].port' : code === 'EADDRNOTAVAIL' ? 'the address is not configured on this host' : code === 'EACCES' ? 'permission denied; ports below 1024 need CAP_NET_BIND_SERVICE' : 'cannot bind';
-      reject(new Error(`listen ${address.includes(':') ? `[${address}]` : address}:${port}: ${code ?? 'error'}: ${hint}`, { cause: err }));
+      const hint =
+        code === 'EADDRINUSE'
+          ? 'the port is in use; stop the other process or change listen[].port'
+          : code === 'EADDRNOTAVAIL'
+            ? 'the address is not configured on this host'
+            : code === 'EACCES'
+              ? 'permission denied; ports below 1024 need CAP_NET_BIND_SERVICE'
+              : 'cannot bind';
+      reject(
+        new Error(
+          `listen ${address.includes(':') ? `[${address}]` : address}:${port}: ${code ?? 'error'}: ${hint}`,
+          { cause: err },
+        ),
+      );
     };
     socket.once('error', onError);
     socket.bind({ address, port, exclusive: true }, () => {
@@ -153,14 +240,25 @@ function addressBytes(text: string): Uint8Array | undefined {
 }
 
 /**
- * Loads every file the config names, binds every listen address and serves. Rejects, naming the
- * file or address, on an unreadable key or certificate, a bad or expired feed, a port in use.
+ * Loads every file the config names (and fetches a URL feed once), binds every listen address and
+ * serves; a URL feed is then pulled every `feed.pullInterval` ± 10 % with a conditional request,
+ * and a newer verified bundle swapped in. Rejects, naming the file, URL or address, on an
+ * unreadable key or certificate, a bad, expired or unreachable feed, a port in use.
  * @example const collector = await startCollector(await loadCollectorConfig(file), {});
  */
-export async function startCollector(config: CollectorConfig, deps: CollectorDeps = {}): Promise<RunningCollector> {
+export async function startCollector(
+  config: CollectorConfig,
+  deps: CollectorDeps = {},
+): Promise<RunningCollector> {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const loaded = await loadFiles(config, now());
+  // Aborts an in-flight pull on close.
+  const closing = new AbortController();
+  const fetchDeps: FeedFetchDeps = {
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(deps.feedTimeoutMs === undefined ? {} : { timeoutMs: deps.feedTimeoutMs }),
+  };
+  const loaded = await loadFiles(config, now(), fetchDeps);
   let state: CollectorState;
   try {
     state = createCollectorState({
@@ -170,13 +268,21 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
       policy: policyOf(config),
       rateLimit: rateLimitOf(config),
       roots: [loaded.rootBytes],
-      feed: loaded.feed,
+      feed: loaded.feed.bundle,
       notify: config.privacy.notify.enabled,
     });
   } catch (err) {
-    throw new Error(`${config.file}: cannot serve with key ${config.keyPath}, certificate ${config.certificatePath}: ${describeError(err)}`, { cause: err });
+    throw new Error(
+      `${config.file}: cannot serve with key ${config.keyPath}, certificate ${config.certificatePath}: ${describeError(err)}`,
+      { cause: err },
+    );
   }
   let current = config;
+  // The feed as last swapped in, the root that verifies the next one, and the URL feed's validators.
+  let feedManifest: BundleManifest = loaded.feed.bundle.manifest;
+  let feedRoot: Root = loaded.root;
+  let feedUrl: string | undefined = loaded.feed.url;
+  let validators: FeedValidators | undefined = loaded.feed.validators;
   const sink: NotifySink = openNotifySink(config.privacy.notify, now());
   const counters = new Map<string, number>();
   const events = new EventEmitter();
@@ -185,7 +291,13 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
   };
 
   const sockets: { socket: Socket; destination: Uint8Array }[] = [];
-  const perform = (socket: Socket, datagram: Datagram, peer: RemoteInfo, effects: readonly Effect[], nowMs: number): void => {
+  const perform = (
+    socket: Socket,
+    datagram: Datagram,
+    peer: RemoteInfo,
+    effects: readonly Effect[],
+    nowMs: number,
+  ): void => {
     const notify: NotifyEvent[] = [];
     let replied = false;
     for (const effect of effects) {
@@ -218,29 +330,36 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     if (notify.length > 0) sink.record(notify, nowMs);
   };
 
-  const handler = (socket: Socket, destination: Uint8Array) => (bytes: Buffer, peer: RemoteInfo): void => {
-    try {
-      const address = addressBytes(peer.address);
-      if (address === undefined) {
-        bump('BAD_SOURCE');
-        return;
+  const handler =
+    (socket: Socket, destination: Uint8Array) =>
+    (bytes: Buffer, peer: RemoteInfo): void => {
+      try {
+        const address = addressBytes(peer.address);
+        if (address === undefined) {
+          bump('BAD_SOURCE');
+          return;
+        }
+        const nowMs = now();
+        const datagram: Datagram = {
+          bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          source: { address, port: peer.port },
+          destination: { address: destination, port: socket.address().port },
+        };
+        perform(socket, datagram, peer, onDatagram(state, datagram, nowMs), nowMs);
+      } catch {
+        // A bug, never the peer's doing: count it and keep serving (the peer gets nothing).
+        bump('INTERNAL');
+      } finally {
+        events.emit('handled');
       }
-      const nowMs = now();
-      const datagram: Datagram = { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), source: { address, port: peer.port }, destination: { address: destination, port: socket.address().port } };
-      perform(socket, datagram, peer, onDatagram(state, datagram, nowMs), nowMs);
-    } catch {
-      // A bug, never the peer's doing: count it and keep serving (the peer gets nothing).
-      bump('INTERNAL');
-    } finally {
-      events.emit('handled');
-    }
-  };
+    };
 
   try {
     for (const listen of config.listen) {
       const socket = createSocket({ type: listen.family === 4 ? 'udp4' : 'udp6' });
       const destination = addressBytes(listen.address);
-      if (destination === undefined) throw new Error(`${config.file}: listen address ${listen.address} is not an IP literal`);
+      if (destination === undefined)
+        throw new Error(`${config.file}: listen address ${listen.address} is not an IP literal`);
       sockets.push({ socket, destination });
       await bind(socket, listen.address, listen.port);
       socket.on('message', handler(socket, destination));
@@ -255,39 +374,154 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     throw err;
   }
 
-  const reload = async (): Promise<void> => {
+  /**
+   * One conditional pull of a URL feed onto `base`: the state with the newer feed swapped in, or
+   * `base` unchanged (304, the same bundle, or any failure: one log line says why). Never rejects.
+   */
+  const pullFeed = async (
+    base: CollectorState,
+    config: CollectorConfig,
+    why: 'pull' | 'reload',
+  ): Promise<CollectorState> => {
+    const source = config.feed.source;
+    if (source.kind !== 'url') return base;
+    const running = base.feed?.feedVersion;
+    const keep = (reason: string): CollectorState => {
+      log(
+        `tattler collector: ${why}: feed not updated, keeping feed version ${running ?? '(none)'}: ${reason}`,
+      );
+      return base;
+    };
+    try {
+      const fetched = await fetchFeed(source.url, source.url === feedUrl ? validators : undefined, {
+        ...fetchDeps,
+        signal: closing.signal,
+      });
+      if (fetched.kind === 'unchanged') return base;
+      const verified = verifyBundle(fetched.bytes, feedRoot, {
+        nowSeconds: Math.floor(now() / 1000),
+      });
+      if (!verified.ok)
+        return keep(`${source.url}: feed bundle refused (${verified.reason}: ${verified.message})`);
+      const manifest = verified.bundle.manifest;
+      if (sameBundle(manifest, feedManifest) && source.url === feedUrl) {
+        validators = fetched.validators;
+        return base;
+      }
+      if (running !== undefined && manifest.feedVersion <= running) {
+        return keep(
+          `${source.url}: feed version ${manifest.feedVersion} is not above the running ${running}; a feed never goes back`,
+        );
+      }
+      const next = withFeed(base, verified.bundle);
+      feedManifest = manifest;
+      feedUrl = source.url;
+      validators = fetched.validators;
+      log(`tattler collector: ${why}: feed version ${manifest.feedVersion} from ${source.url}`);
+      return next;
+    } catch (err) {
+      if (closed) return base; // aborted by close(): nothing to say
+      return keep(describeError(err));
+    }
+  };
+
+  // Every change of `state` after start-up runs here, one at a time (a pull and a SIGHUP may overlap).
+  let queue: Promise<void> = Promise.resolve();
+  const serial = (task: () => Promise<void>): Promise<void> => {
+    const run = queue.then(task);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const schedule =
+    deps.schedule ??
+    ((pull: () => Promise<void>, ms: number): (() => void) => {
+      const timer = setTimeout(() => void pull(), ms);
+      timer.unref(); // the sockets keep the process alive, never the pull timer
+      return () => {
+        clearTimeout(timer);
+      };
+    });
+  const random = deps.random ?? Math.random;
+  let closed = false;
+  let cancelPull: (() => void) | undefined;
+  /** Schedules the next pull of a URL feed, if none is pending: pullInterval ± 10 %. */
+  const armPull = (): void => {
+    if (closed || cancelPull !== undefined || current.feed.source.kind !== 'url') return;
+    const ms = Math.round(
+      current.feed.pullIntervalSeconds * 1000 * (1 - PULL_JITTER + 2 * PULL_JITTER * random()),
+    );
+    cancelPull = schedule(async () => {
+      cancelPull = undefined;
+      await serial(async () => {
+        if (!closed) state = await pullFeed(state, current, 'pull');
+      });
+      armPull();
+    }, ms);
+  };
+
+  const reloadNow = async (): Promise<void> => {
     let next: CollectorConfig;
     try {
       next = await loadCollectorConfig(current.file);
     } catch (err) {
-      log(`tattler collector: reload: config not reloaded, keeping the running one: ${describeError(err)}`);
+      log(
+        `tattler collector: reload: config not reloaded, keeping the running one: ${describeError(err)}`,
+      );
       return;
     }
-    const restartOnly = (['listen', 'operator', 'rateLimit', 'privacy', 'workers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
-    if (restartOnly.length > 0) log(`tattler collector: reload: ${restartOnly.join(', ')} changed; these take effect on restart only`);
+    const restartOnly = (['listen', 'operator', 'rateLimit', 'privacy', 'workers'] as const).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+    );
+    if (restartOnly.length > 0)
+      log(
+        `tattler collector: reload: ${restartOnly.join(', ')} changed; these take effect on restart only`,
+      );
     let updated = state;
     try {
       updated = withPolicy(updated, policyOf(next));
     } catch (err) {
-      log(`tattler collector: reload: policy not reloaded, keeping the running one: ${describeError(err)}`);
+      log(
+        `tattler collector: reload: policy not reloaded, keeping the running one: ${describeError(err)}`,
+      );
     }
     try {
       const key = await readPrivateKeyFile(next.keyPath);
       const certificate = await readBytes(next.certificatePath, 'collector certificate');
       updated = withKey(updated, key, certificate);
     } catch (err) {
-      log(`tattler collector: reload: key and certificate not reloaded, keeping the running ones: ${describeError(err)}`);
+      log(
+        `tattler collector: reload: key and certificate not reloaded, keeping the running ones: ${describeError(err)}`,
+      );
     }
     try {
       const root = await readRootFile(next.feed.rootPath);
-      updated = withFeed(updated, await loadFeed(next, root.value, now()));
+      feedRoot = root.value;
+      if (next.feed.source.kind === 'url') {
+        updated = await pullFeed(updated, next, 'reload');
+      } else {
+        const feed = await loadFeed(next, root.value, now(), fetchDeps);
+        updated = withFeed(updated, feed.bundle);
+        feedManifest = feed.bundle.manifest;
+        feedUrl = undefined;
+        validators = undefined;
+      }
     } catch (err) {
-      log(`tattler collector: reload: feed not reloaded, keeping feed version ${state.feed?.feedVersion ?? '(none)'}: ${describeError(err)}`);
+      log(
+        `tattler collector: reload: feed not reloaded, keeping feed version ${state.feed?.feedVersion ?? '(none)'}: ${describeError(err)}`,
+      );
     }
     state = updated;
     current = next;
-    log(`tattler collector: reloaded ${next.file}; feed version ${state.feed?.feedVersion ?? '(none)'}`);
+    log(
+      `tattler collector: reloaded ${next.file}; feed version ${state.feed?.feedVersion ?? '(none)'}`,
+    );
   };
+  const reload = async (): Promise<void> => {
+    await serial(reloadNow);
+    armPull(); // the reloaded config may have switched to a URL feed
+  };
+  armPull();
 
   return {
     addresses: () =>
@@ -299,6 +533,11 @@ export async function startCollector(config: CollectorConfig, deps: CollectorDep
     events,
     reload,
     close: async () => {
+      closed = true;
+      cancelPull?.();
+      cancelPull = undefined;
+      closing.abort();
+      await queue;
       await Promise.all(sockets.map((s) => closeSocket(s.socket)));
       sink.close();
     },

@@ -3,6 +3,9 @@
  * publisher over an in-memory reader, request datagrams, and a device-side acceptance context.
  * @module
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodePrivateKeyPem } from '../crypto/index.ts';
 import { encodeBundle, verifyBundle, type VerifiedBundle } from '../feed/bundle.ts';
 import { planFeed, signFeedPlan } from '../feed/publish.ts';
 import { EMPTY_PUBLISHER_POLICY } from '../feed/publisher-policy.ts';
@@ -14,6 +17,7 @@ import {
   encodeRequest,
   modelHash,
   readKeyCertificate,
+  signRoot,
   trustAnchorsOf,
   type AcceptanceContext,
   type IdentifiedAnnouncement,
@@ -104,4 +108,36 @@ export function deviceContext(options: { mode: 'identified' | 'private'; quarant
     device: { ...DEVICE, ...(options.swVersion === undefined ? {} : { swVersion: options.swVersion }) },
     budget: new SignatureBudget(),
   };
+}
+
+/** The files {@link writeCollectorDir} writes: config, key, certificate, root and feed. */
+export const COLLECTOR_DIR_FILES = ['collector.yaml', 'collector.key', 'collector.cert.cbor', 'root.cbor', 'bundle.cbor'] as const;
+
+/**
+ * Writes a live collector's files into `dir` (listening on 127.0.0.1, port 0, the test feed, a rate
+ * limit wide enough for a flood from one prefix) and returns the config path. `extraYaml` lines
+ * are appended to the config (e.g. a `privacy:` section).
+ */
+export async function writeCollectorDir(dir: string, extraYaml: readonly string[] = []): Promise<string> {
+  const [r0, r1] = TRUST_KEYS.root;
+  if (r0 === undefined || r1 === undefined) throw new Error('trust keys: two root keys expected');
+  await writeFile(join(dir, 'collector.key'), encodePrivateKeyPem(TRUST_KEYS.collector), { mode: 0o600 });
+  await writeFile(join(dir, 'collector.cert.cbor'), certificateBytes());
+  await writeFile(join(dir, 'root.cbor'), encodeCbor(signRoot([r0, r1], ROOT)));
+  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
+  const config = join(dir, 'collector.yaml');
+  await writeFile(
+    config,
+    [
+      'listen: [{address: 127.0.0.1, port: 0}]',
+      'feed: {file: bundle.cbor, root: root.cbor}',
+      'key: collector.key',
+      'certificate: collector.cert.cbor',
+      'operator: Example ISP',
+      'rateLimit: {ratePerSecond: 1000000, burst: 1000000}',
+      ...extraYaml,
+      '',
+    ].join('\n'),
+  );
+  return config;
 }

@@ -42,11 +42,12 @@ test('tattler collector --check-config lists every problem and exits 1', async (
   assert.match(run.err, /2 problems in /);
 });
 
-test('tattler collector --config validates, refuses a URL feed (not supported yet), and exits 1', async () => {
+test('tattler collector --config validates, names a missing key before fetching the feed, and exits 1', async () => {
   const run = await runCli(['collector', '--config', EXAMPLE]);
   assert.equal(run.code, 1);
   assert.match(run.out, /operator {4}Example ISP/);
-  assert.match(run.err, /feed\.url is not supported yet \(issue #5\); use feed\.file/);
+  // The example's feed is a URL; the local key is checked first, so no request leaves the host.
+  assert.match(run.err, /examples\/keys\/collector\.key: no such file/);
   const missing = await runCli(['collector', '--config', join(dir, 'none.yaml')]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /none\.yaml: no such file/);

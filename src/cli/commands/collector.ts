@@ -77,7 +77,7 @@ export function collectorCommand(io: CliIo, deps: CollectorCommandDeps = {}): Co
       '\nExit status: --check-config: 0 when the config is valid, 1 listing every problem.\n' +
         '--config: serves until SIGTERM or SIGINT (exit 0); SIGHUP reloads the config, key,\n' +
         'certificate and feed. 1 for a bad config, an unreadable file, a bad feed or a port in use.\n' +
-        'feed.url is not supported yet (issue #5): use feed.file.\n' +
+        'A feed.url is fetched at start (failure: exit 1) and pulled every feed.pullInterval.\n' +
         '\nExample:\n  tattler collector --check-config /etc/tattler/collector.yaml\n',
     )
     .action(async function runCollector(options: CollectorOptions) {
@@ -102,7 +102,9 @@ export function collectorCommand(io: CliIo, deps: CollectorCommandDeps = {}): Co
         throw new CliExit(1);
       }
       const collector = running;
-      io.err.write(`tattler collector: listening on ${collector.addresses().map(formatListen).join(', ')}\n`);
+      io.err.write(
+        `tattler collector: listening on ${collector.addresses().map(formatListen).join(', ')}\n`,
+      );
       let remove = (): void => undefined;
       await new Promise<void>((resolve) => {
         let stopping = false;
