@@ -5,7 +5,8 @@
  * @module
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { loadavg } from 'node:os';
+import { describeEnvironment } from './environment.ts';
 import { sign, verify } from '../crypto/index.ts';
 import { encodeBundle, verifyBundle } from '../feed/bundle.ts';
 import { MemoryFeedReader } from '../feed/memory-index.ts';
@@ -104,20 +105,10 @@ async function run(): Promise<void> {
     `\`verifyBundle\`: ${seconds(verified.ms)}; ${formatCount(documents)} documents × one Ed25519 verify = ${seconds(verifyFloorMs)}, so verifying signatures is ${percent(verifyFloorMs, verified.ms)} of it (time ÷ floor ${(verified.ms / verifyFloorMs).toFixed(2)}×).`,
     'Plan, sign and verify run once each (wall clock, one thread); the machine is shared, so compare them with the Ed25519 rows of the same run rather than across runs.',
   ];
-  const cpu = cpus();
   const section = {
     name: SECTION,
     title: 'Feed: bundle build and verify (`src/bench/bundle.ts`)',
-    environment: {
-      date: new Date().toISOString(),
-      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
-      cores: cpu.length,
-      totalMemoryBytes: totalmem(),
-      system: `${type()} ${release()} ${process.arch}`,
-      nodeVersion: process.version,
-      command: COMMAND,
-      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
-    },
+    environment: describeEnvironment(COMMAND, loadAtStart),
     method: `plan, sign + encode and verify of one bundle run once each; the Ed25519 rows: ${Number(measureOptions.warmupNs) / 1e9} s warm-up, ${measureOptions.rounds} interleaved rounds of ${Number(measureOptions.runNs) / 1e9} s, median round shown.`,
     measurements,
     ratios: RATIOS,

@@ -6,7 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { describeEnvironment } from './environment.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FeedStore } from '../feed/store.ts';
@@ -147,20 +148,10 @@ async function run(): Promise<void> {
       `SQLite lookup latency over ${formatNumber(LATENCY_SAMPLES)} individually timed known-model lookups (${rowsPerHit.toFixed(1)} rows each on average): p50 ${percentile(latencies, 0.5).toFixed(1)} µs, p99 ${percentile(latencies, 0.99).toFixed(1)} µs, max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)} µs.`,
       'In-memory index lookups (the collector\'s path, goal ≥ 1,000,000/s) are measured by the matcher\'s benchmark, not here.',
     ];
-    const cpu = cpus();
     const report = {
       name: SECTION,
       title: 'Feed: import and SQLite lookups (`src/bench/feed.ts`)',
-      environment: {
-        date: new Date().toISOString(),
-        cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
-        cores: cpu.length,
-        totalMemoryBytes: totalmem(),
-        system: `${type()} ${release()} ${process.arch}`,
-        nodeVersion: process.version,
-        command: COMMAND,
-        loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
-      },
+      environment: describeEnvironment(COMMAND, loadAtStart),
       method: `the import runs once (records/s from its own clock, peak RSS from getrusage); lookups: ${Number(options.warmupNs) / 1e9} s warm-up, ${options.rounds} interleaved rounds of ${Number(options.runNs) / 1e9} s over 10,000 seeded random (vendor, model) keys; median round shown.`,
       measurements,
       ratios: RATIOS,

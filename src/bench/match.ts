@@ -5,7 +5,8 @@
  * @module
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { loadavg } from 'node:os';
+import { describeEnvironment } from './environment.ts';
 import { matchDevice } from '../feed/match.ts';
 import { MemoryIndex } from '../feed/memory-index.ts';
 import type { Advisory, AffectedProduct, FeedReader, ProductMatchRow } from '../feed/types.ts';
@@ -159,7 +160,6 @@ async function run(): Promise<void> {
   process.stderr.write(`bench:match: ${formatNumber(rowCount)} rows, ${formatNumber(keys)} keys; measuring ${cases.length} cases, about 21 s…\n`);
   const measurements = measureCases(cases, options);
   const hit = measurements.find((m) => m.id === 'hit');
-  const cpu = cpus();
   const notes = [
     `Data: ${formatNumber(ADVISORIES)} synthetic advisories (seeded PRNG, skewed towards a few vendors and models), ${formatNumber(rowCount)} product rows under ${formatNumber(keys)} (vendor, model) keys; keys already canonical.`,
     `Index heap cost: ${mib(heapAfter - heapBefore)} (${formatNumber((heapAfter - heapBefore) / keys)} bytes per key) on top of the rows, measured as heapUsed after − before building, ${hasGc ? 'each after global.gc()' : 'WITHOUT global.gc (rough)'}; built in ${formatNumber(buildMs)} ms.`,
@@ -170,16 +170,7 @@ async function run(): Promise<void> {
   const report = {
     name: SECTION,
     title: 'Matching: in-memory index lookups (`src/bench/match.ts`)',
-    environment: {
-      date: new Date().toISOString(),
-      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
-      cores: cpu.length,
-      totalMemoryBytes: totalmem(),
-      system: `${type()} ${release()} ${process.arch}`,
-      nodeVersion: process.version,
-      command: COMMAND,
-      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
-    },
+    environment: describeEnvironment(COMMAND, loadAtStart),
     method: `${Number(options.warmupNs) / 1e9} s warm-up per case, then ${options.rounds} interleaved rounds of ${Number(options.runNs) / 1e9} s; median round shown; one thread; lookups cycle through ${formatNumber(LOOKUP_KEYS)} pre-drawn keys.`,
     measurements,
     ratios,

@@ -4,7 +4,8 @@
  * @module
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { describeEnvironment } from './environment.ts';
 import { isNativeAccelerationEnabled } from 'cbor-x';
 import { MEASURE_DEFAULTS, measureCases } from './measure.ts';
 import { renderRatios, renderSection, renderTable, replaceSection } from './performance-section.ts';
@@ -39,21 +40,10 @@ async function run(): Promise<void> {
   const perCaseSeconds = (Number(options.warmupNs) + options.rounds * Number(options.runNs)) / 1e9;
   process.stderr.write(`bench:protocol: ${cases.length} cases, about ${Math.ceil(cases.length * perCaseSeconds)} s…\n`);
   const measurements = measureCases(cases, options);
-
-  const cpu = cpus();
   const report = {
     name: SECTION,
     title: 'Protocol: wire codecs and signatures (`src/bench/protocol.ts`)',
-    environment: {
-      date: new Date().toISOString(),
-      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
-      cores: cpu.length,
-      totalMemoryBytes: totalmem(),
-      system: `${type()} ${release()} ${process.arch}`,
-      nodeVersion: process.version,
-      command: COMMAND,
-      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
-    },
+    environment: describeEnvironment(COMMAND, loadAtStart),
     method:
       `${seconds(options.warmupNs)} s warm-up per case, then ${options.rounds} interleaved rounds of ` +
       `${seconds(options.runNs)} s each; median round shown. JavaScript on one thread, but V8's ` +
