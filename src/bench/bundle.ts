@@ -4,9 +4,8 @@
  * measured in the same run, and rewrites the `bench:feed-bundle` section of docs/PERFORMANCE.md.
  * @module
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { describeEnvironment } from './environment.ts';
+import { describeEnvironment, publishReport } from './environment.ts';
 import { sign, verify } from '../crypto/index.ts';
 import { encodeBundle, verifyBundle } from '../feed/bundle.ts';
 import { MemoryFeedReader } from '../feed/memory-index.ts';
@@ -15,13 +14,12 @@ import { EMPTY_PUBLISHER_POLICY } from '../feed/publisher-policy.ts';
 import { sign1ToBeSigned, type Root } from '../protocol/index.ts';
 import { TEST_KEYS } from '../testing/keys.ts';
 import { MEASURE_DEFAULTS, measureCases, type BenchCase } from './measure.ts';
-import { formatNumber, renderRatios, renderSection, renderTable, replaceSection, type RatioSpec } from './performance-section.ts';
+import { formatNumber, type RatioSpec } from './performance-section.ts';
 import { syntheticAdvisories } from './synthetic-advisories.ts';
 import { SYNTHETIC_DEFAULTS } from './synthetic-nvd.ts';
 
 const COMMAND = 'npm run bench:feed';
 const SECTION = 'feed-bundle';
-const PERFORMANCE_FILE = new URL('../../docs/PERFORMANCE.md', import.meta.url);
 /**
  * Distinct (vendor, model) pairs: 20,000 gives ~90,000 records and ~6,000 pages (a ~20 MB
  * bundle) and keeps this part under a minute on 2 cores; BENCH_BUNDLE_MODELS overrides it.
@@ -114,16 +112,7 @@ async function run(): Promise<void> {
     ratios: RATIOS,
     notes,
   };
-  process.stdout.write(`${renderTable(measurements)}\n\n${renderRatios(measurements, RATIOS)}\n\n`);
-  for (const note of notes) process.stdout.write(`- ${note}\n`);
-  let before: string | undefined;
-  try {
-    before = await readFile(PERFORMANCE_FILE, 'utf8');
-  } catch {
-    before = undefined;
-  }
-  await writeFile(PERFORMANCE_FILE, replaceSection(before, SECTION, renderSection(section)));
-  process.stdout.write(`\nwrote ${PERFORMANCE_FILE.pathname}\n`);
+  await publishReport(section);
 }
 
 try {

@@ -5,20 +5,19 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { describeEnvironment } from './environment.ts';
+import { describeEnvironment, publishReport } from './environment.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FeedStore } from '../feed/store.ts';
 import { MEASURE_DEFAULTS, measureCases, type BenchCase } from './measure.ts';
-import { formatNumber, renderRatios, renderSection, renderTable, replaceSection, type RatioSpec } from './performance-section.ts';
+import { formatNumber, type RatioSpec } from './performance-section.ts';
 import { SYNTHETIC_DEFAULTS, writeSyntheticNvd } from './synthetic-nvd.ts';
 import { createRng } from './synthetic-nvd-records.ts';
 
 const COMMAND = 'npm run bench:feed';
 const SECTION = 'feed';
-const PERFORMANCE_FILE = new URL('../../docs/PERFORMANCE.md', import.meta.url);
 const TATTLER = fileURLToPath(new URL('../../bin/tattler.js', import.meta.url));
 /** The issue's goal for the import: streaming, whatever the input size. */
 const PEAK_RSS_GOAL_BYTES = 300e6;
@@ -157,16 +156,7 @@ async function run(): Promise<void> {
       ratios: RATIOS,
       notes,
     };
-    process.stdout.write(`${renderTable(measurements)}\n\n${renderRatios(measurements, RATIOS)}\n\n`);
-    for (const note of notes) process.stdout.write(`- ${note}\n`);
-    let before: string | undefined;
-    try {
-      before = await readFile(PERFORMANCE_FILE, 'utf8');
-    } catch {
-      before = undefined;
-    }
-    await writeFile(PERFORMANCE_FILE, replaceSection(before, SECTION, renderSection(report)));
-    process.stdout.write(`\nwrote ${PERFORMANCE_FILE.pathname}\n`);
+    await publishReport(report);
   } finally {
     store.close();
     await rm(db, { force: true });

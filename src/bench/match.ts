@@ -4,19 +4,18 @@
  * the `bench:match` section of docs/PERFORMANCE.md. Run with --expose-gc for the heap figure.
  * @module
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { describeEnvironment } from './environment.ts';
+import { describeEnvironment, publishReport } from './environment.ts';
 import { matchDevice } from '../feed/match.ts';
 import { MemoryIndex } from '../feed/memory-index.ts';
 import type { Advisory, AffectedProduct, FeedReader, ProductMatchRow } from '../feed/types.ts';
 import type { Interval } from '../protocol/index.ts';
 import { MEASURE_DEFAULTS, measureCases, type BenchCase } from './measure.ts';
-import { formatNumber, renderRatios, renderSection, renderTable, replaceSection } from './performance-section.ts';
+import { formatNumber } from './performance-section.ts';
+import { createRng } from '../testing/prng.ts';
 
 const COMMAND = 'npm run bench:match';
 const SECTION = 'match';
-const PERFORMANCE_FILE = new URL('../../docs/PERFORMANCE.md', import.meta.url);
 
 // Shape of the synthetic set: NVD holds ~250k CVEs; the IoT part names ~30k device models.
 const ADVISORIES = 250_000;
@@ -25,17 +24,6 @@ const MODELS_PER_VENDOR = 20; // 1,500 × 20 = 30,000 (vendor, model) keys
 const LOOKUP_KEYS = 1 << 16; // pre-drawn keys, cycled, so drawing them costs nothing in the loop
 const GOAL_LOOKUPS_PER_SECOND = 1_000_000;
 
-/** mulberry32: a small seeded PRNG, so every run builds the same data set. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function vendorName(v: number): string {
   return `vendor${v}`;
@@ -103,20 +91,11 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-async function readIfPresent(file: URL): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 async function run(): Promise<void> {
   const hasGc = typeof globalThis.gc === 'function';
   if (!hasGc) process.stderr.write('bench:match: no global.gc (run node with --expose-gc); the heap figure is rough\n');
   const loadAtStart = loadavg()[0] ?? Number.NaN;
-  const random = seededRandom(0x7a771e);
+  const random = createRng(0x7a771e);
   const rows = syntheticRows(random);
   const heapBefore = heapUsed();
   const buildStart = process.hrtime.bigint();
@@ -176,11 +155,7 @@ async function run(): Promise<void> {
     ratios,
     notes,
   };
-  process.stdout.write(`${renderTable(measurements)}\n\n${renderRatios(measurements, ratios)}\n\n`);
-  for (const note of notes) process.stdout.write(`- ${note}\n`);
-  const before = await readIfPresent(PERFORMANCE_FILE);
-  await writeFile(PERFORMANCE_FILE, replaceSection(before, SECTION, renderSection(report)));
-  process.stdout.write(`\nwrote ${PERFORMANCE_FILE.pathname}\n`);
+  await publishReport(report);
 }
 
 try {

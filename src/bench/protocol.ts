@@ -3,27 +3,16 @@
  * the `bench:protocol` section of docs/PERFORMANCE.md. Measuring and rendering are plain functions.
  * @module
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { describeEnvironment } from './environment.ts';
+import { describeEnvironment, publishReport } from './environment.ts';
 import { isNativeAccelerationEnabled } from 'cbor-x';
 import { MEASURE_DEFAULTS, measureCases } from './measure.ts';
-import { renderRatios, renderSection, renderTable, replaceSection } from './performance-section.ts';
+
 import { PROTOCOL_RATIOS, protocolCases, protocolNotes } from './protocol-cases.ts';
 
 const COMMAND = 'npm run bench:protocol';
 const SECTION = 'protocol';
 // dist/bench/protocol.js → docs/PERFORMANCE.md at the package root, whatever the working directory.
-const PERFORMANCE_FILE = new URL('../../docs/PERFORMANCE.md', import.meta.url);
-
-async function readIfPresent(file: URL): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 function seconds(ns: bigint): string {
   return (Number(ns) / 1e9).toString();
@@ -54,12 +43,7 @@ async function run(): Promise<void> {
     notes: protocolNotes(measurements),
   };
 
-  process.stdout.write(`${renderTable(measurements)}\n\n${renderRatios(measurements, PROTOCOL_RATIOS)}\n\n`);
-  for (const note of report.notes) process.stdout.write(`- ${note}\n`);
-
-  const before = await readIfPresent(PERFORMANCE_FILE);
-  await writeFile(PERFORMANCE_FILE, replaceSection(before, SECTION, renderSection(report)));
-  process.stdout.write(`\nwrote ${PERFORMANCE_FILE.pathname}\n`);
+  await publishReport(report);
 }
 
 try {

@@ -28,6 +28,7 @@ import {
 } from '../testing/collector-fixture.ts';
 import { loadCollectorConfig } from './config.ts';
 import { startCollector } from './udp.ts';
+import { createRng } from '../testing/prng.ts';
 
 const TOTAL = 200_000;
 const WARM_UP = 10_000;
@@ -37,17 +38,6 @@ const MAX_RSS_GROWTH = 20 * 1024 * 1024;
 /** The padded request size (docs/protocol.md): no answer may exceed it either. */
 const MAX_DATAGRAM = 1232;
 
-/** A deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** `global.gc`, exposed at run time when node was not started with --expose-gc. */
 function collector(): () => void {
@@ -84,7 +74,7 @@ test('the live collector survives 200,000 random, truncated and mutated datagram
   const port = running.addresses()[0]?.port ?? 0;
   assert.ok(port > 0);
   try {
-    const random = prng(0x7a771e5);
+    const random = createRng(0x7a771e5);
     const byte = (): number => Math.floor(random() * 256);
     const bases: Request[] = [
       identifiedRequest(),

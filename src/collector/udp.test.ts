@@ -11,6 +11,7 @@ import { NOW_MS, ROOT, certificateBytes, identifiedRequest, privateRequest, requ
 import { TRUST_KEYS } from '../testing/trust-keys.ts';
 import { loadCollectorConfig } from './config.ts';
 import { startCollector, type RunningCollector } from './udp.ts';
+import { createRng } from '../testing/prng.ts';
 
 let dir = '';
 let collector: RunningCollector | undefined;
@@ -123,21 +124,10 @@ test('startCollector() does not answer a malformed datagram and counts its drop 
   assert.equal(counter('replies'), replies);
 });
 
-/** A deterministic PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 test('startCollector() survives 20,000 random, truncated and mutated datagrams and still answers', async () => {
   const { collector, client } = running();
-  const random = prng(0x7a771e5);
+  const random = createRng(0x7a771e5);
   const valid = [requestBytes(identifiedRequest()), requestBytes(privateRequest()), requestBytes(identifiedRequest({ model: 'dir860l' }))];
   let largestAnswer = 0;
   const onMessage = (reply: Buffer): void => {
