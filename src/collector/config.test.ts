@@ -56,6 +56,12 @@ test('loadCollectorConfig() accepts examples/collector.yaml', async () => {
   });
   assert.equal(config.policy.minCvss10, 70);
   assert.deepEqual(config.policy.deny, ['CVE-2017-17215']);
+  assert.deepEqual(config.policy.verdictLifetimeSeconds, {
+    fail: 7 * 86_400,
+    pass: 86_400,
+    warn: 86_400,
+    unknown: 3600,
+  });
   assert.equal(config.privacy.notify.enabled, false);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.policy.exempt));
 });
@@ -70,7 +76,7 @@ test('parseCollectorConfig() applies every default', () => {
     deny: [],
     allow: [],
     exempt: [],
-    verdictLifetimeSeconds: { fail: 7 * 86_400, pass: 86_400 },
+    verdictLifetimeSeconds: { fail: 7 * 86_400, pass: 86_400, warn: 86_400, unknown: 3600 },
   });
   assert.deepEqual(config.rateLimit, d.rateLimit);
   assert.deepEqual(config.privacy, {
@@ -133,6 +139,7 @@ test('parseCollectorConfig() names the key path, the problem and the fix', () =>
     ],
     ['policy: {exempt: [10.1.2.3/8]}', 'policy.exempt[0]', /host bits/],
     ['policy: {verdictLifetime: {pass: 46d}}', 'policy.verdictLifetime.pass', /outside 1m\.\.45d/],
+    ['policy: {verdictLifetime: {unknown: 10s}}', 'policy.verdictLifetime.unknown', /outside 1m\.\.45d/],
     ['rateLimit: {ratePerSecond: 0}', 'rateLimit.ratePerSecond', /more than 0/],
     ['rateLimit: {ipv6PrefixLength: 129}', 'rateLimit.ipv6PrefixLength', /16\.\.128/],
     ['rateLimit: {slip: 11}', 'rateLimit.slip', /0\.\.10/],

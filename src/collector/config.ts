@@ -68,7 +68,12 @@ export interface PolicyConfig {
   readonly warnOnly: boolean;
   /** Source prefixes whose devices never get a FAIL from this collector (WARN instead). */
   readonly exempt: readonly IpPrefix[];
-  readonly verdictLifetimeSeconds: { readonly fail: number; readonly pass: number };
+  readonly verdictLifetimeSeconds: {
+    readonly fail: number;
+    readonly pass: number;
+    readonly warn: number;
+    readonly unknown: number;
+  };
 }
 
 /** Per-source-prefix token buckets ([P-3.5-1]). */
@@ -133,7 +138,8 @@ export const COLLECTOR_DEFAULTS = Object.freeze({
     allow: Object.freeze([] as string[]),
     warnOnly: false,
     exempt: Object.freeze([] as IpPrefix[]),
-    verdictLifetimeSeconds: Object.freeze({ fail: 7 * DAY, pass: 1 * DAY }),
+    // The same numbers as policy.ts COLLECTOR_POLICY_DEFAULTS: an UNKNOWN is re-asked within the hour.
+    verdictLifetimeSeconds: Object.freeze({ fail: 7 * DAY, pass: 1 * DAY, warn: 1 * DAY, unknown: 3600 }),
   }),
   // The same numbers as rate-limit.ts RATE_LIMIT_DEFAULTS (DNS RRL's defaults, argued there).
   rateLimit: Object.freeze({
@@ -548,8 +554,13 @@ const policySchema = section(
       example: '[10.0.0.0/8, 2001:db8::/32]',
     }).optional(),
     verdictLifetime: section(
-      { fail: leaf(lifetimeCheck), pass: leaf(lifetimeCheck) },
-      '{fail: 7d, pass: 1d}',
+      {
+        fail: leaf(lifetimeCheck),
+        pass: leaf(lifetimeCheck),
+        warn: leaf(lifetimeCheck),
+        unknown: leaf(lifetimeCheck),
+      },
+      '{fail: 7d, pass: 1d, warn: 1d, unknown: 1h}',
     ).optional(),
   },
   '{kevOnly: true, minCvss: 9.0}',
@@ -727,6 +738,8 @@ function toConfig(parsed: ParsedConfig, file: string): CollectorConfig {
       verdictLifetimeSeconds: {
         fail: policy?.verdictLifetime?.fail ?? d.policy.verdictLifetimeSeconds.fail,
         pass: policy?.verdictLifetime?.pass ?? d.policy.verdictLifetimeSeconds.pass,
+        warn: policy?.verdictLifetime?.warn ?? d.policy.verdictLifetimeSeconds.warn,
+        unknown: policy?.verdictLifetime?.unknown ?? d.policy.verdictLifetimeSeconds.unknown,
       },
     },
     rateLimit: {
@@ -948,7 +961,8 @@ export function summarizeCollectorConfig(config: CollectorConfig): string {
     ['exempt', p.exempt.length === 0 ? 'none' : p.exempt.map(formatPrefix).join(', ')],
     [
       'verdicts',
-      `FAIL valid ${formatDuration(p.verdictLifetimeSeconds.fail)}, PASS valid ${formatDuration(p.verdictLifetimeSeconds.pass)}`,
+      `FAIL valid ${formatDuration(p.verdictLifetimeSeconds.fail)}, PASS ${formatDuration(p.verdictLifetimeSeconds.pass)}, ` +
+        `WARN ${formatDuration(p.verdictLifetimeSeconds.warn)}, UNKNOWN ${formatDuration(p.verdictLifetimeSeconds.unknown)}`,
     ],
     [
       'rate limit',

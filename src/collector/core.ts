@@ -195,6 +195,27 @@ export function withPolicy(state: CollectorState, policy: CollectorPolicy): Coll
   return { ...state, policy: checkedPolicy(policy, state.operator, state.key), signedPolicy: { ...state.signedPolicy } };
 }
 
+/**
+ * The state with the settings a SIGHUP may change beside feed, key and policy: the operator name
+ * (the policy document is re-signed on its next use when it changed), the rate limit (a new, empty
+ * table: a reload forgives every limited source) and whether `notify` effects are emitted.
+ * A setting left `undefined` carries over unchanged, the rate-limit table with it.
+ */
+export function withSettings(
+  state: CollectorState,
+  settings: { readonly operator?: string; readonly rateLimit?: Partial<RateLimitOptions>; readonly notify?: boolean },
+): CollectorState {
+  const operator = settings.operator ?? state.operator;
+  return {
+    ...state,
+    operator,
+    policy: operator === state.operator ? state.policy : checkedPolicy(state.policy, operator, state.key),
+    limiter: settings.rateLimit === undefined ? state.limiter : createRateLimiter(settings.rateLimit),
+    notify: settings.notify ?? state.notify,
+    signedPolicy: { ...state.signedPolicy },
+  };
+}
+
 /** The signed policy bytes for `nowSeconds`, re-signing only when {@link needsResign} says so. */
 export function currentPolicyBytes(state: CollectorState, nowSeconds: number): Uint8Array {
   const cache = state.signedPolicy;

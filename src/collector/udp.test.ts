@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { encodePrivateKeyPem } from '../crypto/index.ts';
-import { decodeResponse, encodeCbor, signRoot, verifySign1, type DecodedResponse } from '../protocol/index.ts';
-import { NOW_MS, ROOT, certificateBytes, identifiedRequest, privateRequest, requestBytes, testBundleBytes } from '../testing/collector-fixture.ts';
+import { acceptAnswer, decodeResponse, verifySign1, type DecodedResponse, type Status } from '../protocol/index.ts';
+import { NOW_MS, deviceContext, identifiedRequest, privateRequest, requestBytes, testBundleBytes, writeCollectorDir } from '../testing/collector-fixture.ts';
 import { TRUST_KEYS } from '../testing/trust-keys.ts';
 import { loadCollectorConfig } from './config.ts';
 import { startCollector, type RunningCollector } from './udp.ts';
@@ -17,6 +16,8 @@ let dir = '';
 let collector: RunningCollector | undefined;
 let client: Socket | undefined;
 let port = 0;
+let certificate = new Uint8Array(0);
+const LOOPBACK = Uint8Array.of(127, 0, 0, 1);
 const logged: string[] = [];
 
 function running(): { collector: RunningCollector; client: Socket } {
@@ -26,25 +27,9 @@ function running(): { collector: RunningCollector; client: Socket } {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tattler-udp-'));
-  const [r0, r1] = TRUST_KEYS.root;
-  assert.ok(r0 !== undefined && r1 !== undefined);
-  await writeFile(join(dir, 'collector.key'), encodePrivateKeyPem(TRUST_KEYS.collector), { mode: 0o600 });
-  await writeFile(join(dir, 'collector.cert.cbor'), certificateBytes());
-  await writeFile(join(dir, 'root.cbor'), encodeCbor(signRoot([r0, r1], ROOT)));
-  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
-  await writeFile(
-    join(dir, 'collector.yaml'),
-    [
-      'listen: [{address: 127.0.0.1, port: 0}]',
-      'feed: {file: bundle.cbor, root: root.cbor}',
-      'key: collector.key',
-      'certificate: collector.cert.cbor',
-      'operator: Example ISP',
-      // Every datagram here comes from one prefix: room for the whole robustness run.
-      'rateLimit: {ratePerSecond: 1000000, burst: 1000000}',
-      '',
-    ].join('\n'),
-  );
+  // Every datagram here comes from one prefix: its rate limit has room for a flood.
+  await writeCollectorDir(dir);
+  certificate = new Uint8Array(await readFile(join(dir, 'collector.cert.cbor')));
   const config = await loadCollectorConfig(join(dir, 'collector.yaml'));
   // The fixtures' feed and certificate are valid around the fixed NOW; the clock runs from there.
   const started = Date.now();
@@ -106,6 +91,36 @@ test('startCollector() answers PASS for a patched build and UNKNOWN for an unlis
   const unknown = (await ask(requestBytes(identifiedRequest({ model: 'dir860l' })))).answer.response;
   assert.ok(unknown.kind === 'unsigned-verdict', unknown.kind);
   assert.equal(unknown.verdict.status, 'unknown');
+});
+
+test('startCollector(): the device accepts every live answer by the full acceptance rule (PASS, FAIL, WARN, UNKNOWN, private)', async () => {
+  const cases: [string, Parameters<typeof identifiedRequest>[0], Status][] = [
+    ['vulnerable DIR-859', {}, 'fail'],
+    ['Hikvision camera, record not eligible', { vendor: 'hikvision', model: 'ds2cd2032i' }, 'warn'],
+    ['patched DIR-859', { swVersion: { version: '2.1' } }, 'pass'],
+    ['unlisted model', { model: 'dir860l' }, 'unknown'],
+  ];
+  for (const [name, overrides, status] of cases) {
+    for (const quarantined of [false, true]) {
+      const { answer } = await ask(requestBytes(identifiedRequest({ ...overrides, quarantined })));
+      const context = deviceContext({ mode: 'identified', quarantined, certificate, collector: LOOPBACK, scopeAddress: LOOPBACK });
+      const accepted = acceptAnswer(answer, context);
+      assert.ok(accepted.accept, `${name}, quarantined ${quarantined}: refused ${accepted.accept ? '' : accepted.reason}`);
+      assert.equal(accepted.status, status, name);
+      // FAIL and WARN are always signed; PASS and UNKNOWN only to a device that says it is quarantined.
+      const signed = status === 'fail' || status === 'warn' || quarantined;
+      assert.equal(accepted.signed, signed, name);
+      assert.equal(accepted.scopeCheck, signed ? 'verified' : 'not-applicable', name);
+    }
+  }
+  const { answer } = await ask(requestBytes(privateRequest()));
+  const accepted = acceptAnswer(answer, deviceContext({ mode: 'private', certificate, collector: LOOPBACK, scopeAddress: LOOPBACK }));
+  assert.ok(accepted.accept, accepted.accept ? '' : accepted.reason);
+  assert.equal(accepted.status, 'fail', 'the device derives FAIL from its bucket page');
+  // The same answer from another source is refused before any signature work.
+  const spoofed = acceptAnswer(answer, deviceContext({ mode: 'private', certificate, collector: LOOPBACK, scopeAddress: LOOPBACK, from: Uint8Array.of(127, 0, 0, 2) }));
+  assert.ok(!spoofed.accept);
+  assert.equal(spoofed.reason, 'WRONG_SOURCE');
 });
 
 test('startCollector() answers a private announcement with its bucket page and the signed policy', async () => {
@@ -211,4 +226,34 @@ test('startCollector() refuses a port in use, naming the address', async () => {
   await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
   const busy = { ...config, listen: [{ address: '127.0.0.1', family: 4 as const, port }] };
   await assert.rejects(startCollector(busy, { now: () => NOW_MS, log: () => undefined }), /listen 127\.0\.0\.1:\d+: EADDRINUSE: the port is in use/);
+});
+
+test('reload() applies a new operator and rate limit in place, and says that listen needs a restart', async () => {
+  const { collector } = running();
+  const file = join(dir, 'collector.yaml');
+  const original = await readFile(file, 'utf8');
+  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
+  await writeFile(
+    file,
+    original
+      .replace('operator: Example ISP', 'operator: Other ISP')
+      .replace('rateLimit: {ratePerSecond: 1000000, burst: 1000000}', 'rateLimit: {ratePerSecond: 0.001, burst: 1, slip: 0}')
+      .replace('port: 0', 'port: 1'),
+  );
+  try {
+    await collector.reload();
+    assert.ok(logged.some((line) => /reload: listen changed; these take effect on restart only/.test(line)), logged.join('\n'));
+    const r = (await ask(requestBytes(privateRequest()))).answer.response;
+    assert.ok(r.kind === 'private', r.kind);
+    assert.equal(r.policy.value.operator, 'Other ISP', 'the policy document is re-signed for the new operator');
+    // The new table allows one request per prefix, then drops (slip 0: no back-off answer).
+    const limited = counter('RATE_LIMITED');
+    await sendUnanswered(requestBytes(identifiedRequest()));
+    assert.equal(counter('RATE_LIMITED'), limited + 1);
+  } finally {
+    await writeFile(file, original);
+    await collector.reload();
+  }
+  const r = (await ask(requestBytes(identifiedRequest()))).answer.response;
+  assert.ok(r.kind === 'verdict' && r.verdict.value.status === 'fail', 'the old rate limit is back');
 });

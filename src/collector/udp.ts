@@ -21,6 +21,7 @@ import {
   withFeed,
   withKey,
   withPolicy,
+  withSettings,
   type CollectorOptions,
   type CollectorState,
   type Datagram,
@@ -76,12 +77,7 @@ export function policyOf(config: CollectorConfig): CollectorPolicy {
     allow: p.allow,
     warnOnly: p.warnOnly,
     exemptPrefixes: p.exempt,
-    // The config sets FAIL and PASS lifetimes only; WARN and UNKNOWN keep the core's defaults.
-    verdictLifetimes: {
-      ...COLLECTOR_POLICY_DEFAULTS.verdictLifetimes,
-      fail: p.verdictLifetimeSeconds.fail,
-      pass: p.verdictLifetimeSeconds.pass,
-    },
+    verdictLifetimes: { ...p.verdictLifetimeSeconds },
   };
 }
 
@@ -283,7 +279,7 @@ export async function startCollector(
   let feedRoot: Root = loaded.root;
   let feedUrl: string | undefined = loaded.feed.url;
   let validators: FeedValidators | undefined = loaded.feed.validators;
-  const sink: NotifySink = openNotifySink(config.privacy.notify, now());
+  let sink: NotifySink = openNotifySink(config.privacy.notify, now());
   const counters = new Map<string, number>();
   const events = new EventEmitter();
   const bump = (name: string, by = 1): void => {
@@ -470,9 +466,9 @@ export async function startCollector(
       );
       return;
     }
-    const restartOnly = (['listen', 'operator', 'rateLimit', 'privacy', 'workers'] as const).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]),
-    );
+    const changed = (key: keyof CollectorConfig): boolean =>
+      JSON.stringify(next[key]) !== JSON.stringify(current[key]);
+    const restartOnly = (['listen', 'workers', 'metrics'] as const).filter(changed);
     if (restartOnly.length > 0)
       log(
         `tattler collector: reload: ${restartOnly.join(', ')} changed; these take effect on restart only`,
@@ -483,6 +479,28 @@ export async function startCollector(
     } catch (err) {
       log(
         `tattler collector: reload: policy not reloaded, keeping the running one: ${describeError(err)}`,
+      );
+    }
+    try {
+      // Operator, rate limit and notify switch in place; a changed rate limit starts an empty table.
+      const opened = changed('privacy') ? openNotifySink(next.privacy.notify, now()) : undefined;
+      try {
+        updated = withSettings(updated, {
+          ...(changed('operator') ? { operator: next.operator } : {}),
+          ...(changed('rateLimit') ? { rateLimit: rateLimitOf(next) } : {}),
+          notify: next.privacy.notify.enabled,
+        });
+      } catch (err) {
+        opened?.close();
+        throw err;
+      }
+      if (opened !== undefined) {
+        sink.close();
+        sink = opened;
+      }
+    } catch (err) {
+      log(
+        `tattler collector: reload: operator, rate limit and privacy not reloaded, keeping the running ones: ${describeError(err)}`,
       );
     }
     try {

@@ -96,16 +96,31 @@ export function requestBytes(request: Request, messageId = 7): Uint8Array {
 }
 
 /** The acceptance context of the device that sent the scenario request through the collector. */
-export function deviceContext(options: { mode: 'identified' | 'private'; quarantined?: boolean; certificate?: Uint8Array; swVersion?: string }): AcceptanceContext {
-  const book = addRequest(openNonceBook(T0_MS), { attempt: 0, destination: COLLECTOR_ADDRESS, token: TOKEN, nonce: NONCE, mode: options.mode, quarantined: options.quarantined ?? false });
+export function deviceContext(options: {
+  mode: 'identified' | 'private';
+  quarantined?: boolean;
+  certificate?: Uint8Array;
+  swVersion?: string;
+  /** Where the request went and the answer comes from; default {@link COLLECTOR_ADDRESS}. */
+  collector?: Uint8Array;
+  /** The source address of the answer; default `collector`. */
+  from?: Uint8Array;
+  /** The device's scope address; default the fixture device's. */
+  scopeAddress?: Uint8Array;
+  /** Wall-clock "now" in epoch seconds; default the fixtures' NOW. */
+  nowSeconds?: number;
+}): AcceptanceContext {
+  const collector = options.collector ?? COLLECTOR_ADDRESS;
+  const now = options.nowSeconds ?? NOW;
+  const book = addRequest(openNonceBook(T0_MS), { attempt: 0, destination: collector, token: TOKEN, nonce: NONCE, mode: options.mode, quarantined: options.quarantined ?? false });
   return {
-    from: COLLECTOR_ADDRESS,
+    from: options.from ?? collector,
     nowMs: T0_MS + 200,
-    time: { floorSeconds: NOW - 86_400, wallSeconds: NOW },
+    time: { floorSeconds: now - 86_400, wallSeconds: now },
     book,
     anchors: trustAnchorsOf(ROOT),
     certificates: [readKeyCertificate(decodeCbor(options.certificate ?? certificateBytes()))],
-    device: { ...DEVICE, ...(options.swVersion === undefined ? {} : { swVersion: options.swVersion }) },
+    device: { ...DEVICE, ...(options.swVersion === undefined ? {} : { swVersion: options.swVersion }), ...(options.scopeAddress === undefined ? {} : { scopeAddress: options.scopeAddress }) },
     budget: new SignatureBudget(),
   };
 }
@@ -113,18 +128,33 @@ export function deviceContext(options: { mode: 'identified' | 'private'; quarant
 /** The files {@link writeCollectorDir} writes: config, key, certificate, root and feed. */
 export const COLLECTOR_DIR_FILES = ['collector.yaml', 'collector.key', 'collector.cert.cbor', 'root.cbor', 'bundle.cbor'] as const;
 
+/** The certificate scope of a live collector's files: the fixture's prefixes and loopback. */
+export const LIVE_SCOPE = ['2001:db8:1::/48', '192.0.2.0/24', '127.0.0.0/8', '::1/128'] as const;
+
+/** Options of {@link writeCollectorDir}. */
+export interface CollectorDirOptions {
+  /**
+   * Wall-clock "now" (epoch seconds) the certificate and feed are valid around; default the
+   * fixtures' NOW. A collector started as a separate process runs on the real clock: pass
+   * `Math.floor(Date.now() / 1000)`.
+   */
+  readonly nowSeconds?: number;
+}
+
 /**
- * Writes a live collector's files into `dir` (listening on 127.0.0.1, port 0, the test feed, a rate
- * limit wide enough for a flood from one prefix) and returns the config path. `extraYaml` lines
- * are appended to the config (e.g. a `privacy:` section).
+ * Writes a live collector's files into `dir` (listening on 127.0.0.1, port 0, the test feed, a
+ * certificate whose scope covers loopback ({@link LIVE_SCOPE}), a rate limit wide enough for a
+ * flood from one prefix) and returns the config path. `extraYaml` lines are appended to the
+ * config (e.g. a `privacy:` section).
  */
-export async function writeCollectorDir(dir: string, extraYaml: readonly string[] = []): Promise<string> {
+export async function writeCollectorDir(dir: string, extraYaml: readonly string[] = [], options: CollectorDirOptions = {}): Promise<string> {
+  const now = options.nowSeconds ?? NOW;
   const [r0, r1] = TRUST_KEYS.root;
   if (r0 === undefined || r1 === undefined) throw new Error('trust keys: two root keys expected');
   await writeFile(join(dir, 'collector.key'), encodePrivateKeyPem(TRUST_KEYS.collector), { mode: 0o600 });
-  await writeFile(join(dir, 'collector.cert.cbor'), certificateBytes());
-  await writeFile(join(dir, 'root.cbor'), encodeCbor(signRoot([r0, r1], ROOT)));
-  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes());
+  await writeFile(join(dir, 'collector.cert.cbor'), certificateBytes({ scope: [...LIVE_SCOPE], notBefore: now - 86_400, notAfter: now + 6 * 86_400 }));
+  await writeFile(join(dir, 'root.cbor'), encodeCbor(signRoot([r0, r1], { ...ROOT, issuedAt: Math.min(ROOT.issuedAt, now - 365 * 86_400) })));
+  await writeFile(join(dir, 'bundle.cbor'), testBundleBytes({ issuedAt: now - 3_600, expiresAt: now + 7 * 86_400 }));
   const config = join(dir, 'collector.yaml');
   await writeFile(
     config,
