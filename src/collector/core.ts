@@ -66,7 +66,15 @@ export type CounterName = 'identified' | 'private' | 'certificate' | 'root' | 'r
 
 /** What the shell must do; the core does nothing itself. */
 export type Effect =
-  | { readonly kind: 'reply'; readonly to: Endpoint; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'reply';
+      readonly to: Endpoint;
+      readonly bytes: Uint8Array;
+      /** What the answer is, for the shell's counters. */
+      readonly answer: ResponseBody['kind'];
+      /** Signatures computed for it (a verdict, or a policy document re-signed): 0 or 1. */
+      readonly signatures: number;
+    }
   | { readonly kind: 'drop'; readonly code: DropCode }
   | { readonly kind: 'count'; readonly counter: CounterName; readonly labels: Readonly<Record<string, string>> }
   | {
@@ -238,7 +246,7 @@ function plainAddress(address: Uint8Array): Uint8Array {
 }
 
 type Answer =
-  | { readonly body: ResponseBody; readonly effects: readonly Effect[] }
+  | { readonly body: ResponseBody; readonly effects: readonly Effect[]; readonly signatures?: number }
   | { readonly drop: DropCode };
 
 interface Exchange {
@@ -284,7 +292,7 @@ function answerIdentified(state: CollectorState, request: IdentifiedAnnouncement
   if (state.notify && (decision.status === 'fail' || decision.status === 'warn')) {
     effects.push({ kind: 'notify', address: exchange.source.slice(), status: decision.status, advisories: record?.record.advisories ?? [], atMs: exchange.nowMs });
   }
-  return { body, effects };
+  return { body, effects, signatures: mustSign ? 1 : 0 };
 }
 
 function answerPrivate(state: CollectorState, request: PrivateAnnouncement, nowMs: number): Answer {
@@ -296,10 +304,12 @@ function answerPrivate(state: CollectorState, request: PrivateAnnouncement, nowM
   const bucket = bucketIndex(request.prefix);
   const page = bucketPage(feed, bucket, request.page);
   if (page === undefined) return { drop: 'NOT_FOUND' };
+  const cached = state.signedPolicy.document;
   const policy = currentPolicyBytes(state, nowSeconds);
   return {
     body: { kind: 'private', nonce: request.nonce, bucket: page, policy },
     effects: [count('private', { bucket: bucket.toString(16).padStart(3, '0') })],
+    signatures: state.signedPolicy.document === cached ? 0 : 1,
   };
 }
 
@@ -336,7 +346,7 @@ function methodOf(decoded: DecodedRequest): number {
  * Encodes the answer and checks it against the request's length at the last moment ([P-3-2]):
  * an answer larger than its request is never emitted, only counted as `OVERSIZE_ANSWER`.
  */
-function reply(datagram: Datagram, decoded: DecodedRequest, body: ResponseBody, effects: readonly Effect[]): Effect[] {
+function reply(datagram: Datagram, decoded: DecodedRequest, body: ResponseBody, effects: readonly Effect[], signatures = 0): Effect[] {
   let bytes: Uint8Array;
   try {
     bytes = encodeResponse(decoded.frame, body, methodOf(decoded));
@@ -345,7 +355,7 @@ function reply(datagram: Datagram, decoded: DecodedRequest, body: ResponseBody, 
     throw err;
   }
   if (bytes.byteLength > datagram.bytes.byteLength) return [{ kind: 'drop', code: 'OVERSIZE_ANSWER' }];
-  return [{ kind: 'reply', to: datagram.source, bytes }, ...effects];
+  return [{ kind: 'reply', to: datagram.source, bytes, answer: body.kind, signatures }, ...effects];
 }
 
 /**
@@ -377,5 +387,5 @@ export function onDatagram(state: CollectorState, datagram: Datagram, nowMs: num
   }
   const result = answer(state, decoded, { source, destination, nowMs });
   if ('drop' in result) return [{ kind: 'drop', code: result.drop }];
-  return reply(datagram, decoded, result.body, result.effects);
+  return reply(datagram, decoded, result.body, result.effects, result.signatures);
 }

@@ -139,7 +139,7 @@ test('startCollector() pulls a URL feed: 304 keeps it, a newer bundle is swapped
   const started = Date.now();
   const collector = await startCollector(config, {
     now: () => NOW_MS + (Date.now() - started),
-    log: (line) => logged.push(line),
+    log: (_level, _event, message) => logged.push(message),
     random: () => 0,
     schedule: (pull, ms) => {
       const entry = { pull, ms, cancelled: false };
@@ -187,7 +187,7 @@ test('startCollector() pulls a URL feed: 304 keeps it, a newer bundle is swapped
 
     // A newer bundle is verified and swapped in; the live collector answers with it.
     serve(testBundleBytes({ feedVersion: 43 }), '"v43"');
-    assert.deepEqual(await pull(), [`tattler collector: pull: feed version 43 from ${url}`]);
+    assert.deepEqual(await pull(), [`pull: feed version 43 from ${url}`]);
     assert.equal(await feedVersion(), 43);
     assert.deepEqual(await pull(), []);
     assert.equal(requests.at(-1)?.['if-none-match'], '"v43"');
@@ -201,14 +201,14 @@ test('startCollector() pulls a URL feed: 304 keeps it, a newer bundle is swapped
     assert.equal(corruptLog.length, 1);
     assert.match(
       corruptLog[0] ?? '',
-      /^tattler collector: pull: feed not updated, keeping feed version 43: http:\/\/127\.0\.0\.1:\d+\/bundle\.cbor: feed bundle refused \([A-Z_]+: /,
+      /^pull: feed not updated, keeping feed version 43: http:\/\/127\.0\.0\.1:\d+\/bundle\.cbor: feed bundle refused \([A-Z_]+: /,
     );
     assert.equal(await feedVersion(), 43);
 
     // An older (validly signed) version: a feed never goes back.
     serve(testBundleBytes({ feedVersion: 41 }), '"v41"');
     assert.deepEqual(await pull(), [
-      `tattler collector: pull: feed not updated, keeping feed version 43: ${url}: feed version 41 is not above the running 43; a feed never goes back`,
+      `pull: feed not updated, keeping feed version 43: ${url}: feed version 41 is not above the running 43; a feed never goes back`,
     ]);
     assert.equal(await feedVersion(), 43);
 
@@ -228,7 +228,7 @@ test('startCollector() pulls a URL feed: 304 keeps it, a newer bundle is swapped
     // A server error: kept, and said so with the URL and the status.
     served.status = 500;
     assert.deepEqual(await pull(), [
-      `tattler collector: pull: feed not updated, keeping feed version 43: ${url}: HTTP 500 Internal Server Error`,
+      `pull: feed not updated, keeping feed version 43: ${url}: HTTP 500 Internal Server Error`,
     ]);
     assert.equal(await feedVersion(), 43);
   } finally {

@@ -110,6 +110,8 @@ export interface NotifyEntry {
 export interface NotifySink {
   /** Records one batch of sightings; `nowMs` (epoch ms) also drives retention. */
   record(events: readonly NotifyEvent[], nowMs: number): void;
+  /** Rows stored, for the metrics; `undefined` when nothing is stored here. */
+  size(): number | undefined;
   /** Releases the file, if any. */
   close(): void;
 }
@@ -119,6 +121,11 @@ export class NullNotifySink implements NotifySink {
   /** Discards the batch (the parameters of {@link NotifySink.record} are ignored). */
   record(): void {
     // notify is off: not even in memory
+  }
+
+  /** Nothing is stored. */
+  size(): undefined {
+    return undefined;
   }
 
   /** Nothing to release. */

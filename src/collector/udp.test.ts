@@ -33,7 +33,7 @@ before(async () => {
   const config = await loadCollectorConfig(join(dir, 'collector.yaml'));
   // The fixtures' feed and certificate are valid around the fixed NOW; the clock runs from there.
   const started = Date.now();
-  collector = await startCollector(config, { now: () => NOW_MS + (Date.now() - started), log: (line) => logged.push(line) });
+  collector = await startCollector(config, { now: () => NOW_MS + (Date.now() - started), log: (_level, _event, message) => logged.push(message) });
   const bound = collector.addresses();
   assert.equal(bound.length, 1);
   assert.equal(bound[0]?.address, '127.0.0.1');

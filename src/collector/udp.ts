@@ -10,7 +10,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { verifyBundle, type BundleManifest, type VerifiedBundle } from '../feed/bundle.ts';
-import { formatIp, parseIp, type Root } from '../protocol/index.ts';
+import { decodeCbor, formatIp, parseIp, readKeyCertificate, type Root } from '../protocol/index.ts';
 import { equalBytes, type PrivateKey } from '../crypto/index.ts';
 import { readPrivateKeyFile, readRootFile } from '../cli/files.ts';
 import { loadCollectorConfig, type CollectorConfig } from './config.ts';
@@ -28,14 +28,24 @@ import {
   type Effect,
 } from './core.ts';
 import { openNotifySink, type NotifyEvent, type NotifySink } from './notify-store.ts';
+import type { Registry } from 'prom-client';
+import { createLogSink, type LogSink } from '../logging/log.ts';
+import { startOpsServer, type OpsServer } from './http.ts';
+import { Telemetry, createCollectorRegistry, type ServingStatus } from './metrics.ts';
 import { COLLECTOR_POLICY_DEFAULTS, type CollectorPolicy } from './policy.ts';
 
 /** What the shell needs from outside; tests inject a fixed clock and capture the log. */
 export interface CollectorDeps {
   /** Epoch milliseconds; default `Date.now`. */
   readonly now?: () => number;
-  /** One line of operator-facing text (no newline); default writes to stderr. */
-  readonly log?: (line: string) => void;
+  /** Operator-facing events; default JSON lines on stderr (src/logging/log.ts). */
+  readonly log?: LogSink;
+  /**
+   * Running as worker `n` of a cluster (cluster.ts): sockets are shared with the other workers
+   * (bound non-exclusively through the primary), no metrics listener of its own, and notify
+   * events go to `notifySink` (the primary's store) instead of a store of its own.
+   */
+  readonly worker?: { readonly id: number; readonly notifySink: NotifySink };
   /** Pulls a URL feed; default Node's global `fetch`. */
   readonly fetch?: typeof fetch;
   /** Timeout of one feed pull in milliseconds; default 30 s (feed-source.ts). */
@@ -58,6 +68,12 @@ export interface RunningCollector {
   addresses(): { address: string; port: number }[];
   /** In-memory counters: drop codes (`BAD_LENGTH`, `OVERSIZE_ANSWER`, `INTERNAL`…), `replies`, and the core's counts as `name{label=value,…}`. */
   counters(): ReadonlyMap<string, number>;
+  /** This process's metrics registry (Prometheus); see metrics.ts. */
+  readonly registry: Registry;
+  /** What it serves from: feed, certificate expiry, notify rows (for /healthz and the metrics). */
+  status(): ServingStatus;
+  /** The metrics listener's address, when `metrics` is configured (never in a worker). */
+  opsAddress(): { address: string; port: number } | undefined;
   /** Emits `handled` after each datagram's effects are performed (tests await it instead of sleeping). */
   readonly events: EventEmitter;
   /** Re-reads the config, key, certificate and feed (SIGHUP); keeps what it cannot reload and logs why. Never rejects. */
@@ -179,18 +195,11 @@ function sameBundle(a: BundleManifest, b: BundleManifest): boolean {
   );
 }
 
-function labelled(name: string, labels: Readonly<Record<string, string>>): string {
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
-  return parts.length === 0 ? name : `${name}{${parts.join(',')}}`;
-}
-
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function bind(socket: Socket, address: string, port: number): Promise<void> {
+function bind(socket: Socket, address: string, port: number, exclusive: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       const code = (err as NodeJS.ErrnoException).code;
@@ -210,7 +219,7 @@ function bind(socket: Socket, address: string, port: number): Promise<void> {
       );
     };
     socket.once('error', onError);
-    socket.bind({ address, port, exclusive: true }, () => {
+    socket.bind({ address, port, exclusive }, () => {
       socket.off('error', onError);
       resolve();
     });
@@ -247,7 +256,7 @@ export async function startCollector(
   deps: CollectorDeps = {},
 ): Promise<RunningCollector> {
   const now = deps.now ?? Date.now;
-  const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log: LogSink = deps.log ?? createLogSink({ format: 'json', name: 'tattler-collector' });
   // Aborts an in-flight pull on close.
   const closing = new AbortController();
   const fetchDeps: FeedFetchDeps = {
@@ -279,11 +288,11 @@ export async function startCollector(
   let feedRoot: Root = loaded.root;
   let feedUrl: string | undefined = loaded.feed.url;
   let validators: FeedValidators | undefined = loaded.feed.validators;
-  let sink: NotifySink = openNotifySink(config.privacy.notify, now());
-  const counters = new Map<string, number>();
+  let sink: NotifySink = deps.worker?.notifySink ?? openNotifySink(config.privacy.notify, now());
+  const telemetry = new Telemetry();
   const events = new EventEmitter();
-  const bump = (name: string, by = 1): void => {
-    counters.set(name, (counters.get(name) ?? 0) + by);
+  const bump = (code: string): void => {
+    telemetry.drop(code);
   };
 
   const sockets: { socket: Socket; destination: Uint8Array }[] = [];
@@ -306,7 +315,7 @@ export async function startCollector(
             bump('OVERSIZE_ANSWER');
           } else {
             replied = true;
-            bump('replies');
+            telemetry.reply(effect.answer, effect.bytes.byteLength, effect.signatures);
             socket.send(effect.bytes, peer.port, peer.address, (err) => {
               if (err) bump('SEND_ERROR');
             });
@@ -316,7 +325,7 @@ export async function startCollector(
           bump(effect.code);
           break;
         case 'count':
-          bump(labelled(effect.counter, effect.labels));
+          telemetry.count(effect.counter, effect.labels);
           break;
         case 'notify':
           notify.push(effect);
@@ -329,6 +338,8 @@ export async function startCollector(
   const handler =
     (socket: Socket, destination: Uint8Array) =>
     (bytes: Buffer, peer: RemoteInfo): void => {
+      const started = process.hrtime.bigint();
+      telemetry.received(bytes.byteLength);
       try {
         const address = addressBytes(peer.address);
         if (address === undefined) {
@@ -346,6 +357,7 @@ export async function startCollector(
         // A bug, never the peer's doing: count it and keep serving (the peer gets nothing).
         bump('INTERNAL');
       } finally {
+        telemetry.decided(Number(process.hrtime.bigint() - started) / 1e9);
         events.emit('handled');
       }
     };
@@ -357,11 +369,12 @@ export async function startCollector(
       if (destination === undefined)
         throw new Error(`${config.file}: listen address ${listen.address} is not an IP literal`);
       sockets.push({ socket, destination });
-      await bind(socket, listen.address, listen.port);
+      // In a cluster the primary binds once and every worker receives from the same socket.
+      await bind(socket, listen.address, listen.port, deps.worker === undefined);
       socket.on('message', handler(socket, destination));
       socket.on('error', (err) => {
         bump('SOCKET_ERROR');
-        log(`tattler collector: socket ${listen.address}: ${err.message}`);
+        log('error', 'socket_error', `socket ${listen.address}: ${err.message}`);
       });
     }
   } catch (err) {
@@ -383,8 +396,7 @@ export async function startCollector(
     if (source.kind !== 'url') return base;
     const running = base.feed?.feedVersion;
     const keep = (reason: string): CollectorState => {
-      log(
-        `tattler collector: ${why}: feed not updated, keeping feed version ${running ?? '(none)'}: ${reason}`,
+      log('warn', 'feed_kept', `${why}: feed not updated, keeping feed version ${running ?? '(none)'}: ${reason}`,
       );
       return base;
     };
@@ -413,7 +425,7 @@ export async function startCollector(
       feedManifest = manifest;
       feedUrl = source.url;
       validators = fetched.validators;
-      log(`tattler collector: ${why}: feed version ${manifest.feedVersion} from ${source.url}`);
+      log('info', 'feed_updated', `${why}: feed version ${manifest.feedVersion} from ${source.url}`);
       return next;
     } catch (err) {
       if (closed) return base; // aborted by close(): nothing to say
@@ -461,8 +473,7 @@ export async function startCollector(
     try {
       next = await loadCollectorConfig(current.file);
     } catch (err) {
-      log(
-        `tattler collector: reload: config not reloaded, keeping the running one: ${describeError(err)}`,
+      log('warn', 'config_kept', `reload: config not reloaded, keeping the running one: ${describeError(err)}`,
       );
       return;
     }
@@ -470,20 +481,20 @@ export async function startCollector(
       JSON.stringify(next[key]) !== JSON.stringify(current[key]);
     const restartOnly = (['listen', 'workers', 'metrics'] as const).filter(changed);
     if (restartOnly.length > 0)
-      log(
-        `tattler collector: reload: ${restartOnly.join(', ')} changed; these take effect on restart only`,
+      log('warn', 'restart_needed', `reload: ${restartOnly.join(', ')} changed; these take effect on restart only`,
       );
     let updated = state;
     try {
       updated = withPolicy(updated, policyOf(next));
     } catch (err) {
-      log(
-        `tattler collector: reload: policy not reloaded, keeping the running one: ${describeError(err)}`,
+      log('warn', 'policy_kept', `reload: policy not reloaded, keeping the running one: ${describeError(err)}`,
       );
     }
     try {
       // Operator, rate limit and notify switch in place; a changed rate limit starts an empty table.
-      const opened = changed('privacy') ? openNotifySink(next.privacy.notify, now()) : undefined;
+      // A worker's notify events go to the primary's store, which the primary reopens itself.
+      const reopen = changed('privacy') && deps.worker === undefined;
+      const opened = reopen ? openNotifySink(next.privacy.notify, now()) : undefined;
       try {
         updated = withSettings(updated, {
           ...(changed('operator') ? { operator: next.operator } : {}),
@@ -499,8 +510,7 @@ export async function startCollector(
         sink = opened;
       }
     } catch (err) {
-      log(
-        `tattler collector: reload: operator, rate limit and privacy not reloaded, keeping the running ones: ${describeError(err)}`,
+      log('warn', 'settings_kept', `reload: operator, rate limit and privacy not reloaded, keeping the running ones: ${describeError(err)}`,
       );
     }
     try {
@@ -508,8 +518,7 @@ export async function startCollector(
       const certificate = await readBytes(next.certificatePath, 'collector certificate');
       updated = withKey(updated, key, certificate);
     } catch (err) {
-      log(
-        `tattler collector: reload: key and certificate not reloaded, keeping the running ones: ${describeError(err)}`,
+      log('warn', 'key_kept', `reload: key and certificate not reloaded, keeping the running ones: ${describeError(err)}`,
       );
     }
     try {
@@ -525,14 +534,12 @@ export async function startCollector(
         validators = undefined;
       }
     } catch (err) {
-      log(
-        `tattler collector: reload: feed not reloaded, keeping feed version ${state.feed?.feedVersion ?? '(none)'}: ${describeError(err)}`,
+      log('warn', 'feed_kept', `reload: feed not reloaded, keeping feed version ${state.feed?.feedVersion ?? '(none)'}: ${describeError(err)}`,
       );
     }
     state = updated;
     current = next;
-    log(
-      `tattler collector: reloaded ${next.file}; feed version ${state.feed?.feedVersion ?? '(none)'}`,
+    log('info', 'reloaded', `reloaded ${next.file}; feed version ${state.feed?.feedVersion ?? '(none)'}`,
     );
   };
   const reload = async (): Promise<void> => {
@@ -541,13 +548,57 @@ export async function startCollector(
   };
   armPull();
 
+  // The certificate's expiry, parsed once per certificate (checkedCertificate already decoded it).
+  let certificateSeen: Uint8Array | undefined;
+  let certificateNotAfter: number | undefined;
+  const status = (): ServingStatus => {
+    if (state.certificate !== certificateSeen) {
+      certificateSeen = state.certificate;
+      certificateNotAfter = readKeyCertificate(decodeCbor(state.certificate)).value.notAfter;
+    }
+    const feed = state.feed;
+    const rows = sink.size();
+    return {
+      ...(feed === undefined
+        ? {}
+        : { feed: { version: feed.feedVersion, issuedAt: feedManifest.issuedAt, expiresAt: feed.expiresAt } }),
+      ...(certificateNotAfter === undefined ? {} : { certificateNotAfter }),
+      ...(rows === undefined ? {} : { notifyRows: rows }),
+    };
+  };
+  const registry = createCollectorRegistry({
+    telemetry,
+    status,
+    nowSeconds: () => Math.floor(now() / 1000),
+    ...(deps.worker === undefined ? {} : { worker: deps.worker.id }),
+  });
+  let ops: OpsServer | undefined;
+  if (config.metrics !== null && deps.worker === undefined) {
+    try {
+      ops = await startOpsServer(config.metrics, {
+        metrics: () => registry.metrics(),
+        status,
+        nowSeconds: () => Math.floor(now() / 1000),
+      });
+    } catch (err) {
+      closed = true;
+      cancelPull?.();
+      await Promise.all(sockets.map((s) => closeSocket(s.socket)));
+      sink.close();
+      throw err;
+    }
+  }
+
   return {
     addresses: () =>
       sockets.map(({ socket }) => {
         const a = socket.address();
         return { address: a.address, port: a.port };
       }),
-    counters: () => counters,
+    counters: () => telemetry.flat(),
+    registry,
+    status,
+    opsAddress: () => ops?.address,
     events,
     reload,
     close: async () => {
@@ -557,6 +608,7 @@ export async function startCollector(
       closing.abort();
       await queue;
       await Promise.all(sockets.map((s) => closeSocket(s.socket)));
+      await ops?.close();
       sink.close();
     },
   };

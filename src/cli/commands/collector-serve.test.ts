@@ -89,7 +89,7 @@ async function askFail(port: number): Promise<string> {
   }
 }
 
-test('tattler collector --config serves, reloads on SIGHUP and stops cleanly on SIGTERM', async (t) => {
+test('tattler collector --config serves, reloads on SIGHUP and stops cleanly on SIGTERM', { timeout: 60_000 }, async (t) => {
   const child = startChild(['collector', '--config', config]);
   t.after(() => child.process.kill('SIGKILL'));
   const listening = await child.line(/listening on /);
@@ -106,7 +106,7 @@ test('tattler collector --config serves, reloads on SIGHUP and stops cleanly on 
   assert.ok(child.stderr.includes('tattler collector: stopped'), child.stderr.join('\n'));
 });
 
-test('tattler collector --config exits 1 naming the address when the port is in use', async (t) => {
+test('tattler collector --config exits 1 naming the address when the port is in use', { timeout: 60_000 }, async (t) => {
   const holder = createSocket('udp4');
   holder.bind(0, '127.0.0.1');
   await once(holder, 'listening');
@@ -122,7 +122,7 @@ test('tattler collector --config exits 1 naming the address when the port is in 
   );
 });
 
-test('tattler collector --config exits 1 on an expired feed at start', async (t) => {
+test('tattler collector --config exits 1 on an expired feed at start', { timeout: 60_000 }, async (t) => {
   const stale = await mkdtemp(join(tmpdir(), 'tattler-collector-stale-'));
   t.after(() => rm(stale, { recursive: true, force: true }));
   // Documents valid around a time 30 days ago: the feed has expired by now.

@@ -12,6 +12,16 @@ import {
   type CollectorConfig,
 } from '../../collector/config.ts';
 import { formatListen, startCollector } from '../../collector/udp.ts';
+import { startCollectorCluster } from '../../collector/cluster.ts';
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  createLogSink,
+  defaultLogFormat,
+  type LogFormat,
+  type LogLevel,
+} from '../../logging/log.ts';
+import { Option } from 'commander';
 import { CliExit } from '../exit.ts';
 import type { CliIo } from '../io.ts';
 
@@ -48,6 +58,16 @@ function processSignals(handlers: SignalHandlers): () => void {
 interface CollectorOptions {
   readonly config?: string;
   readonly checkConfig?: string;
+  readonly logFormat?: LogFormat;
+  readonly logLevel: LogLevel;
+}
+
+/** What the command serves with: one process, or a primary with its workers. */
+interface Serving {
+  addresses(): { address: string; port: number }[];
+  opsAddress(): { address: string; port: number } | undefined;
+  reload(): Promise<void>;
+  close(): Promise<void>;
 }
 
 async function loadOrExplain(io: CliIo, file: string): Promise<CollectorConfig> {
@@ -72,6 +92,14 @@ export function collectorCommand(io: CliIo, deps: CollectorCommandDeps = {}): Co
       '--check-config <file>',
       'validate the config file, print the effective settings and exit',
     )
+    .addOption(
+      new Option('--log-format <format>', 'log lines on stderr (default: text on a terminal, json otherwise)').choices(
+        LOG_FORMATS,
+      ),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'the least severe events logged').choices(LOG_LEVELS).default('info'),
+    )
     .addHelpText(
       'after',
       '\nExit status: --check-config: 0 when the config is valid, 1 listing every problem.\n' +
@@ -94,16 +122,31 @@ export function collectorCommand(io: CliIo, deps: CollectorCommandDeps = {}): Co
       }
       const config = await loadOrExplain(io, options.config ?? '');
       io.out.write(summarizeCollectorConfig(config));
-      let running;
+      const logFormat = options.logFormat ?? defaultLogFormat(process.stderr);
+      const log = createLogSink({
+        format: logFormat,
+        level: options.logLevel,
+        name: 'tattler-collector',
+        write: (line) => {
+          io.err.write(line);
+        },
+      });
+      let running: Serving;
       try {
-        running = await startCollector(config, { log: (line) => io.err.write(`${line}\n`) });
+        running =
+          config.workers > 1
+            ? await startCollectorCluster(config, { log, logFormat, logLevel: options.logLevel })
+            : await startCollector(config, { log });
       } catch (err) {
         io.err.write(`tattler collector: ${err instanceof Error ? err.message : String(err)}\n`);
         throw new CliExit(1);
       }
       const collector = running;
+      const ops = collector.opsAddress();
       io.err.write(
-        `tattler collector: listening on ${collector.addresses().map(formatListen).join(', ')}\n`,
+        `tattler collector: listening on ${collector.addresses().map(formatListen).join(', ')}` +
+          (config.workers > 1 ? ` with ${config.workers} workers` : '') +
+          `${ops === undefined ? '' : `; metrics on http://${formatListen(ops)}/metrics`}\n`,
       );
       let remove = (): void => undefined;
       await new Promise<void>((resolve) => {

@@ -1,0 +1,125 @@
+/**
+ * The collector's operations listener, separate from the UDP service: `GET /metrics` (Prometheus
+ * text format) and `GET /healthz` (JSON; 200 while it can sign FAILs, 503 with the reason when
+ * it cannot). Read-only: no request body is ever read, other methods get 405, other paths 404.
+ * Bind it to loopback or a management network (default 127.0.0.1): it is not for the Internet.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { METRICS_CONTENT_TYPE, type ServingStatus } from './metrics.ts';
+
+/** What the listener serves. */
+export interface OpsHandlers {
+  /** The Prometheus text exposition of every metric. */
+  metrics(): Promise<string>;
+  /** The serving status for /healthz. */
+  status(): ServingStatus;
+  /** Epoch seconds; default the wall clock. */
+  readonly nowSeconds?: () => number;
+}
+
+/** The /healthz body. */
+export interface Health {
+  readonly status: 'ok' | 'degraded';
+  /** Why not ok: `NO_FEED`, `FEED_EXPIRED`, `CERTIFICATE_EXPIRED`. */
+  readonly problems: readonly string[];
+  readonly feedVersion: number | null;
+  readonly feedExpiresInSeconds: number | null;
+  readonly certificateExpiresInSeconds: number | null;
+}
+
+/** The health of a collector serving `status` at `nowSeconds`. */
+export function healthOf(status: ServingStatus, nowSeconds: number): Health {
+  const problems: string[] = [];
+  const feed = status.feed;
+  if (feed === undefined) problems.push('NO_FEED');
+  else if (feed.expiresAt <= nowSeconds) problems.push('FEED_EXPIRED');
+  const notAfter = status.certificateNotAfter;
+  if (notAfter !== undefined && notAfter <= nowSeconds) problems.push('CERTIFICATE_EXPIRED');
+  return {
+    status: problems.length === 0 ? 'ok' : 'degraded',
+    problems,
+    feedVersion: feed?.version ?? null,
+    feedExpiresInSeconds: feed === undefined ? null : feed.expiresAt - nowSeconds,
+    certificateExpiresInSeconds: notAfter === undefined ? null : notAfter - nowSeconds,
+  };
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(body);
+}
+
+async function handle(handlers: OpsHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics' && path !== '/healthz') {
+    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: GET only\n');
+    return;
+  }
+  if (path === '/healthz') {
+    const now = handlers.nowSeconds ?? ((): number => Math.floor(Date.now() / 1000));
+    const health = healthOf(handlers.status(), now());
+    send(res, health.status === 'ok' ? 200 : 503, 'application/json', `${JSON.stringify(health)}\n`);
+    return;
+  }
+  send(res, 200, METRICS_CONTENT_TYPE, await handlers.metrics());
+}
+
+/** A listening operations server. */
+export interface OpsServer {
+  readonly address: { address: string; port: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on `address`:`port` (0: any free port). Rejects naming the address on a port in use.
+ * @example const ops = await startOpsServer({ address: '127.0.0.1', port: 9464 }, { metrics, status });
+ */
+export async function startOpsServer(listen: { address: string; port: number }, handlers: OpsHandlers): Promise<OpsServer> {
+  const server: Server = createServer((req, res) => {
+    // A request body is never read: drain nothing, answer from the path and method alone.
+    handle(handlers, req, res).catch(() => {
+      // An internal error never reaches the client as text.
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+  // Slow or idle clients cannot hold connections open.
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 32;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const where = listen.address.includes(':') ? `[${listen.address}]:${listen.port}` : `${listen.address}:${listen.port}`;
+      reject(new Error(`metrics listener ${where}: ${err.code ?? 'error'}: ${err.code === 'EADDRINUSE' ? 'the port is in use; change metrics.port' : err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(listen.port, listen.address, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  if (bound === null || typeof bound === 'string') throw new Error('metrics listener: no TCP address');
+  return {
+    address: { address: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
