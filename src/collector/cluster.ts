@@ -152,6 +152,8 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
         [WORKER_ENV.logFormat]: deps.logFormat,
         [WORKER_ENV.logLevel]: deps.logLevel ?? 'info',
       });
+      // IPC to a worker that is exiting fails with EPIPE: the exit handler below deals with it.
+      worker.on('error', () => undefined);
       const startedAt = Date.now();
       let settled = false;
       const timer = setTimeout(() => {
