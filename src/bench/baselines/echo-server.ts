@@ -17,6 +17,8 @@ socket.on('error', (err) => {
   socket.close();
 });
 socket.bind(Number(process.argv[2] ?? '0'), '127.0.0.1', () => {
+  // The same receive buffer as the collector's sockets (udp.ts), so the ceiling is comparable.
+  socket.setRecvBufferSize(4 * 1024 * 1024);
   process.stderr.write(`echo-server: listening on 127.0.0.1:${socket.address().port}\n`);
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
