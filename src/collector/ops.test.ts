@@ -5,51 +5,33 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLogSink } from '../logging/log.ts';
-import { FEED_EXPIRES, NOW_MS, identifiedRequest, privateRequest, requestBytes, writeCollectorDir } from '../testing/collector-fixture.ts';
+import { FEED_EXPIRES, NOW_MS, identifiedRequest, privateRequest, requestBytes } from '../testing/collector-fixture.ts';
+import { startLiveCollector, type LiveCollector } from '../testing/live-collector.ts';
 import { hasSample, parseExposition, sampleSum } from '../testing/prometheus.ts';
-import { loadCollectorConfig } from './config.ts';
-import { startCollector, type RunningCollector } from './udp.ts';
 
-let dir = '';
-let collector: RunningCollector | undefined;
-let client: Socket | undefined;
+let live: LiveCollector | undefined;
 let clockMs = NOW_MS;
 
-function running(): { collector: RunningCollector; client: Socket; port: number; ops: string } {
-  assert.ok(collector !== undefined && client !== undefined);
-  const ops = collector.opsAddress();
+function running(): LiveCollector & { ops: string } {
+  assert.ok(live !== undefined, 'collector started');
+  const ops = live.collector.opsAddress();
   assert.ok(ops !== undefined, 'metrics listener configured');
-  return { collector, client, port: collector.addresses()[0]?.port ?? 0, ops: `http://127.0.0.1:${ops.port}` };
+  return Object.assign(live, { ops: `http://127.0.0.1:${ops.port}` });
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tattler-ops-'));
-  const file = await writeCollectorDir(dir, ['metrics: {address: 127.0.0.1, port: 0}']);
-  collector = await startCollector(await loadCollectorConfig(file), { now: () => clockMs, log: () => undefined });
-  client = createSocket('udp4');
-  client.bind(0, '127.0.0.1');
-  await once(client, 'listening');
+  live = await startLiveCollector({ extraYaml: ['metrics: {address: 127.0.0.1, port: 0}'], deps: { now: () => clockMs } });
 });
 
 after(async () => {
-  await collector?.close();
-  client?.close();
-  await rm(dir, { recursive: true, force: true });
+  await live?.close();
 });
 
 /** Sends `bytes` and resolves once the collector has handled it (answered or not). */
 async function sendHandled(bytes: Uint8Array): Promise<void> {
-  const { collector, client, port } = running();
-  const handled = once(collector.events, 'handled');
-  client.send(bytes, port, '127.0.0.1');
-  await handled;
+  await running().sendHandled(bytes);
 }
 
 async function scrape(): Promise<ReturnType<typeof parseExposition>> {

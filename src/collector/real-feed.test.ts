@@ -5,74 +5,57 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodePrivateKeyPem } from '../crypto/index.ts';
-import { acceptAnswer, bucketPrefix, canonicalName, decodeResponse, modelHash, type DecodedResponse, type Request, type Status } from '../protocol/index.ts';
+import { acceptAnswer, bucketPrefix, canonicalName, modelHash, type DecodedResponse, type Request, type Status } from '../protocol/index.ts';
 import { runCli } from '../testing/cli-run.ts';
-import { NONCE, deviceContext, identifiedRequest, requestBytes, writeCollectorDir } from '../testing/collector-fixture.ts';
+import { NONCE, deviceContext, identifiedRequest, requestBytes } from '../testing/collector-fixture.ts';
+import { startLiveCollector, type LiveCollector } from '../testing/live-collector.ts';
 import { TRUST_KEYS } from '../testing/trust-keys.ts';
-import { loadCollectorConfig } from './config.ts';
-import { startCollector, type RunningCollector } from './udp.ts';
 
 const FEEDS = fileURLToPath(new URL('../../vectors/feeds/', import.meta.url));
 const LOOPBACK = Uint8Array.of(127, 0, 0, 1);
-let dir = '';
-let collector: RunningCollector | undefined;
-let client: Socket | undefined;
-let certificate = new Uint8Array(0);
+let live: LiveCollector | undefined;
 const nowSeconds = Math.floor(Date.now() / 1000);
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tattler-real-feed-'));
-  const db = join(dir, 'feed.db');
-  const imported = await runCli([
-    'feed', 'import', '--db', db, '--quiet',
-    '--nvd', join(FEEDS, 'nvd'),
-    '--kev', join(FEEDS, 'kev', 'known_exploited_vulnerabilities.json'),
-    '--csaf', join(FEEDS, 'csaf'),
-  ]);
-  assert.equal(imported.code, 0, imported.err);
-  // The feed key the fixtures' root authorises.
-  const feedKey = join(dir, 'feed.key');
-  await writeFile(feedKey, encodePrivateKeyPem(TRUST_KEYS.feed), { mode: 0o600 });
-  const built = await runCli(['feed', 'build', '--db', db, '--signing-key', feedKey, '--out', join(dir, 'built.bundle')]);
-  assert.equal(built.code, 0, built.err);
-  const config = await writeCollectorDir(dir, [], { nowSeconds });
-  await copyFile(join(dir, 'built.bundle'), join(dir, 'bundle.cbor'));
-  certificate = new Uint8Array(await readFile(join(dir, 'collector.cert.cbor')));
-  collector = await startCollector(await loadCollectorConfig(config), { log: () => undefined });
-  client = createSocket('udp4');
-  client.bind(0, '127.0.0.1');
-  await once(client, 'listening');
+  live = await startLiveCollector({
+    nowSeconds,
+    // The collector serves the feed an operator would build from the real records.
+    prepare: async (dir) => {
+      const db = join(dir, 'feed.db');
+      const imported = await runCli([
+        'feed', 'import', '--db', db, '--quiet',
+        '--nvd', join(FEEDS, 'nvd'),
+        '--kev', join(FEEDS, 'kev', 'known_exploited_vulnerabilities.json'),
+        '--csaf', join(FEEDS, 'csaf'),
+      ]);
+      assert.equal(imported.code, 0, imported.err);
+      // The feed key the fixtures' root authorises.
+      const feedKey = join(dir, 'feed.key');
+      await writeFile(feedKey, encodePrivateKeyPem(TRUST_KEYS.feed), { mode: 0o600 });
+      const built = await runCli(['feed', 'build', '--db', db, '--signing-key', feedKey, '--out', join(dir, 'bundle.cbor')]);
+      assert.equal(built.code, 0, built.err);
+    },
+    deps: { log: () => undefined },
+  });
 });
 
 after(async () => {
-  await collector?.close();
-  client?.close();
-  await rm(dir, { recursive: true, force: true });
+  await live?.close();
 });
 
 async function ask(bytes: Uint8Array): Promise<DecodedResponse> {
-  assert.ok(collector !== undefined && client !== undefined);
-  const answered = once(client, 'message') as Promise<[Buffer]>;
-  client.send(bytes, collector.addresses()[0]?.port ?? 0, '127.0.0.1');
-  const replies = collector.counters().get('replies') ?? 0;
-  const handled = once(collector.events, 'handled').then(() => {
-    const running = collector;
-    if (running === undefined || (running.counters().get('replies') ?? 0) > replies) return answered;
-    // Handled without an answer: fail now, naming the drop codes, instead of at the timeout.
-    const drops = [...running.counters()].filter(([k, v]) => /^[A-Z_]+$/.test(k) && v > 0);
-    throw new Error(`no answer; drops so far: ${JSON.stringify(drops)}`);
-  });
-  const [reply] = await Promise.race([answered, handled]);
-  assert.ok(reply.byteLength <= bytes.byteLength, 'BAF ≤ 1');
-  return decodeResponse(new Uint8Array(reply));
+  assert.ok(live !== undefined, 'collector started');
+  return (await live.ask(bytes)).answer;
+}
+
+function certificateBytes(): Uint8Array {
+  assert.ok(live !== undefined, 'collector started');
+  return live.certificate;
 }
 
 test('real feed: FAIL, WARN, PASS and UNKNOWN for real devices, each accepted by the acceptance rule', { timeout: 30_000 }, async () => {
@@ -89,7 +72,7 @@ test('real feed: FAIL, WARN, PASS and UNKNOWN for real devices, each accepted by
   for (const [name, overrides, status, advisory] of cases) {
     const request = identifiedRequest({ ...overrides, quarantined: true });
     const answer = await ask(requestBytes(request));
-    const context = deviceContext({ mode: 'identified', quarantined: true, certificate, collector: LOOPBACK, scopeAddress: LOOPBACK, nowSeconds });
+    const context = deviceContext({ mode: 'identified', quarantined: true, certificate: certificateBytes(), collector: LOOPBACK, scopeAddress: LOOPBACK, nowSeconds });
     const accepted = acceptAnswer(answer, {
       ...context,
       device: { vendor: request.vendor, model: request.model, swVersion: request.swVersion.version, scopeAddress: LOOPBACK, ...(request.hwVersion === undefined ? {} : { hwVersion: request.hwVersion.version }) },
@@ -112,7 +95,7 @@ test('real feed: private mode: the device decides from its bucket page alone', {
   for (const [vendor, model, swVersion, status] of devices) {
     const request: Request = { kind: 'private', nonce: NONCE, prefix: bucketPrefix(modelHash(vendor, model)), page: 0 };
     const answer = await ask(requestBytes(request));
-    const context = deviceContext({ mode: 'private', certificate, collector: LOOPBACK, scopeAddress: LOOPBACK, nowSeconds });
+    const context = deviceContext({ mode: 'private', certificate: certificateBytes(), collector: LOOPBACK, scopeAddress: LOOPBACK, nowSeconds });
     const accepted = acceptAnswer(answer, { ...context, device: { vendor, model, swVersion, scopeAddress: LOOPBACK } });
     assert.ok(accepted.accept, `${vendor} ${model} ${swVersion}: refused ${accepted.accept ? '' : accepted.reason}`);
     assert.equal(accepted.status, status, `${vendor} ${model} ${swVersion}`);

@@ -1,72 +1,54 @@
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { acceptAnswer, decodeResponse, verifySign1, type DecodedResponse, type Status } from '../protocol/index.ts';
-import { NOW_MS, deviceContext, identifiedRequest, privateRequest, requestBytes, testBundleBytes, writeCollectorDir } from '../testing/collector-fixture.ts';
+import { NOW_MS, deviceContext, identifiedRequest, privateRequest, requestBytes, testBundleBytes } from '../testing/collector-fixture.ts';
+import { startLiveCollector, type LiveCollector } from '../testing/live-collector.ts';
 import { TRUST_KEYS } from '../testing/trust-keys.ts';
 import { loadCollectorConfig } from './config.ts';
 import { startCollector, type RunningCollector } from './udp.ts';
 import { createRng } from '../testing/prng.ts';
 
+let live: LiveCollector | undefined;
 let dir = '';
-let collector: RunningCollector | undefined;
-let client: Socket | undefined;
 let port = 0;
-let certificate = new Uint8Array(0);
+let certificate: Uint8Array = new Uint8Array(0);
 const LOOPBACK = Uint8Array.of(127, 0, 0, 1);
 const logged: string[] = [];
 
 function running(): { collector: RunningCollector; client: Socket } {
-  assert.ok(collector !== undefined && client !== undefined, 'collector started');
-  return { collector, client };
+  assert.ok(live !== undefined, 'collector started');
+  return live;
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tattler-udp-'));
-  // Every datagram here comes from one prefix: its rate limit has room for a flood.
-  await writeCollectorDir(dir);
-  certificate = new Uint8Array(await readFile(join(dir, 'collector.cert.cbor')));
-  const config = await loadCollectorConfig(join(dir, 'collector.yaml'));
   // The fixtures' feed and certificate are valid around the fixed NOW; the clock runs from there.
+  // Every datagram here comes from one prefix: the fixture's rate limit has room for a flood.
   const started = Date.now();
-  collector = await startCollector(config, { now: () => NOW_MS + (Date.now() - started), log: (_level, _event, message) => logged.push(message) });
-  const bound = collector.addresses();
+  live = await startLiveCollector({ deps: { now: () => NOW_MS + (Date.now() - started), log: (_level, _event, message) => logged.push(message) } });
+  const bound = live.collector.addresses();
   assert.equal(bound.length, 1);
   assert.equal(bound[0]?.address, '127.0.0.1');
-  port = bound[0].port;
-  assert.ok(port > 0);
-  client = createSocket('udp4');
-  client.bind(0, '127.0.0.1');
-  await once(client, 'listening');
+  ({ dir, port, certificate } = live);
 });
 
 after(async () => {
-  await collector?.close();
-  client?.close();
-  await rm(dir, { recursive: true, force: true });
+  await live?.close();
 });
 
-/** Sends one request and returns the one answer (a lost answer fails the test by its timeout). */
+/** Sends one request and returns the one answer; rejects naming the drops when there is none. */
 async function ask(bytes: Uint8Array): Promise<{ bytes: Uint8Array; answer: DecodedResponse }> {
-  const { client } = running();
-  const answered = once(client, 'message') as Promise<[Buffer]>;
-  client.send(bytes, port, '127.0.0.1');
-  const [reply] = await answered;
-  const answer = new Uint8Array(reply);
-  assert.ok(answer.byteLength <= bytes.byteLength, `answer ${answer.byteLength} bytes, request ${bytes.byteLength}: BAF ≤ 1`);
-  return { bytes: answer, answer: decodeResponse(answer) };
+  assert.ok(live !== undefined, 'collector started');
+  return live.ask(bytes);
 }
 
 /** Sends a datagram the collector must not answer; resolves once it has handled it. */
 async function sendUnanswered(bytes: Uint8Array): Promise<void> {
-  const { collector, client } = running();
-  const handled = once(collector.events, 'handled');
-  client.send(bytes, port, '127.0.0.1');
-  await handled;
+  assert.ok(live !== undefined, 'collector started');
+  await live.sendHandled(bytes);
 }
 
 function counter(name: string): number {
