@@ -4,17 +4,26 @@
  * with the acceptance rule and keeps the quarantine state; the shell performs the effects.
  * @module
  */
-import { equalBytes } from '../crypto/index.ts';
+import { equalBytes, fromHex, importPublicKey, toHex } from '../crypto/index.ts';
 import {
+  MAX_BOOK_ENTRIES,
   MAX_OUTSTANDING_REQUESTS,
   MAX_SIGNATURE_CHECKS_PER_WINDOW,
   SignatureBudget,
+  VerificationMemo,
   acceptAnswer,
+  acceptCertificate,
+  addQuery,
   addRequest,
+  bookEntries,
   bootTimeFloor,
   bucketPrefix,
+  combinePrivatePages,
+  decodeCbor,
   decodeResponse,
+  encodeCbor,
   encodeRequest,
+  findQuery,
   findRequest,
   formatIp,
   isCanonicalName,
@@ -22,6 +31,7 @@ import {
   modelHash,
   openNonceBook,
   raiseTimeFloor,
+  readKeyCertificate,
   remainingSeconds,
   settleNonceBook,
   timeViewAt,
@@ -33,7 +43,9 @@ import {
   type Request,
   type Signed,
   type TimeFloor,
+  type TimeView,
   type TrustAnchors,
+  type VerifiedSignature,
 } from '../protocol/index.ts';
 import {
   SCHEDULE,
@@ -46,6 +58,7 @@ import {
   type Schedule,
 } from './schedule.ts';
 import {
+  MAX_STATE_CERTIFICATES,
   STATE_VERSION,
   encodeState,
   type AnswerProblem,
@@ -55,6 +68,19 @@ import {
 
 /** The CoAP port collectors listen on by default ([P-3-1]). */
 export const DEFAULT_COLLECTOR_PORT = 5683;
+
+/**
+ * Certificate queries per answer window ([P-8.7-3]): one per kid, and at most 4 kids — one per
+ * collector key a window can meet (2 destinations, and anycast may move one to another node
+ * between attempts), rounded up. Each may hold one answer for re-evaluation.
+ */
+export const MAX_CERTIFICATE_QUERIES_PER_WINDOW = 4;
+
+/**
+ * Bucket page sets per answer window ([P-8.5-7]): one per feed version met. The IPv4 and IPv6
+ * collectors may serve two feed versions while a new feed rolls out; a third is ignored.
+ */
+export const MAX_BUCKET_SETS = 2;
 
 /** A collector's anycast address (4 or 16 bytes) and UDP port. */
 export interface CollectorEndpoint {
@@ -81,7 +107,10 @@ export interface AgentConfig {
   /** Every collector address; each attempt goes to all of them ([P-3-6]). */
   readonly collectors: readonly CollectorEndpoint[];
   readonly anchors: TrustAnchors;
-  /** Key certificates of collector keys the device holds. */
+  /**
+   * Key certificates of collector keys the device ships with; further ones are fetched with
+   * certificate queries and kept in {@link AgentState.certificates} ([P-8.7-3]).
+   */
   readonly certificates: readonly Signed<KeyCertificate>[];
   /** The vendor's update hosts for a private FAIL: bucket entries carry none ([P-6.3-4]). */
   readonly remediationHosts?: readonly string[];
@@ -121,6 +150,11 @@ export type AgentLogCode =
   | 'EXCHANGE_OPEN'
   | 'PASS_SAME_VERSION'
   | 'PARTIAL_BUCKET'
+  | 'BUCKET_PAGE'
+  | 'CERTIFICATE_QUERY'
+  | 'CERTIFICATE_KEPT'
+  | 'CERTIFICATE_NOT_FOUND'
+  | 'BAD_STATE_CERTIFICATE'
   | 'WOULD_QUARANTINE';
 
 /** Inputs of {@link onEvent}. */
@@ -190,12 +224,42 @@ export interface OverrideInForce {
   readonly checkpointSeconds?: number;
 }
 
+/** An answer refused `NO_CERTIFICATE` / `CERT_EXPIRED`, kept to decide again once the certificate is in. */
+export interface HeldAnswer {
+  /** The collector key whose certificate was asked for. */
+  readonly kid: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly from: CollectorEndpoint;
+  /** A signed FAIL verdict: it replaces a held non-FAIL of the same kid ([P-8.4-5]). */
+  readonly fail: boolean;
+}
+
+/** The accepted pages of one bucket (one feed version and page count) in an answer window. */
+export interface BucketSet {
+  readonly feedVersion: number;
+  readonly pages: number;
+  /** The collector that sent the set's first page: further pages are asked of it. */
+  readonly source: CollectorEndpoint;
+  /** Accepted pages, one per page number, in arrival order. */
+  readonly accepted: readonly Accepted[];
+  /** Pages asked for in the current attempt. */
+  readonly requested: readonly number[];
+}
+
 /** One answer window in progress. */
 export interface Exchange {
   readonly book: NonceBook;
   readonly attempt: number;
   readonly signatureChecksUsed: number;
   readonly refusals: Readonly<Partial<Record<AnswerProblem, number>>>;
+  /** Signatures verified in this window: the same signed bytes are charged once ([P-8.6-2]). */
+  readonly verified: readonly VerifiedSignature[];
+  /** Kids whose certificate was fetched and kept in this window. */
+  readonly fetched: readonly Uint8Array[];
+  /** At most one answer per queried kid ([P-8.7-3]). */
+  readonly held: readonly HeldAnswer[];
+  /** Private mode: bucket pages collected so far, at most {@link MAX_BUCKET_SETS} sets. */
+  readonly buckets: readonly BucketSet[];
   readonly accepted?: {
     readonly status: Accepted['status'];
     readonly scopeCheck: Accepted['scopeCheck'];
@@ -215,6 +279,8 @@ export type AnnounceReason = 'start' | 'network' | 'periodic' | 'renew' | 'retry
 /** The core's whole state: plain data, never mutated (each step returns a new one). */
 export interface AgentState {
   readonly config: AgentConfig;
+  /** Key certificates fetched with certificate queries, newest expiry first, at most 4; persisted. */
+  readonly certificates: readonly Signed<KeyCertificate>[];
   readonly floor: TimeFloor;
   readonly unanswered: number;
   readonly fail?: FailInForce;
@@ -374,6 +440,9 @@ export function persistedStateOf(state: AgentState): PersistedState {
           },
         }),
     ...(lastExchange === undefined ? {} : { lastExchange }),
+    ...(state.certificates.length === 0
+      ? {}
+      : { certificates: state.certificates.map((c) => toHex(encodeCbor(c.tag))) }),
   };
 }
 
@@ -489,8 +558,19 @@ export function createAgent(
   );
   const fail = persisted?.fail;
   const override = persisted?.override;
+  const certificates: Signed<KeyCertificate>[] = [];
+  let badCertificates = 0;
+  for (const hex of (persisted?.certificates ?? []).slice(0, MAX_STATE_CERTIFICATES)) {
+    try {
+      certificates.push(readKeyCertificate(decodeCbor(fromHex(hex))));
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      badCertificates++;
+    }
+  }
   const initial: AgentState = {
     config,
+    certificates,
     floor,
     unanswered: persisted?.unanswered ?? 0,
     network: { hasDefaultRoute: false, addresses: [] },
@@ -532,13 +612,20 @@ export function createAgent(
     reason: 'start',
     liftReason: startLiftReason(initial),
   };
+  if (badCertificates > 0)
+    log(
+      run,
+      'warn',
+      'BAD_STATE_CERTIFICATE',
+      `${badCertificates} kept certificate(s) did not decode: dropped`,
+    );
   return finish(run, undefined);
 }
 
 function requestFor(state: AgentState, nonce: Uint8Array, quarantined: boolean): Request {
   const device = state.config.device;
   if (state.config.mode === 'private') {
-    // Page 0 only: fetching further pages ([P-5.2-1]) is not decided here yet (docs/agent.md).
+    // Page 0; its `pages` says which further pages to ask for ([P-5.2-1], requestPages).
     return {
       kind: 'private',
       nonce,
@@ -566,6 +653,8 @@ function sendAttempt(run: Run, exchange: Exchange): void {
   const quarantined = state.fail !== undefined;
   let book = exchange.book;
   for (const collector of state.config.collectors) {
+    // Announcements fit (assertConfig); pages and queries take only what is left ([P-8.4-2]).
+    if (bookEntries(book) >= MAX_BOOK_ENTRIES) break;
     const nonce = clock.random(16).slice(0, 16);
     const token = clock.random(8).slice(0, 8);
     const id = clock.random(2);
@@ -585,8 +674,13 @@ function sendAttempt(run: Run, exchange: Exchange): void {
     });
   }
   update(run, { exchange: { ...exchange, book } });
-  const schedule = scheduleOf(state);
-  const next = exchange.attempt + 1;
+  scheduleRetry(run, exchange.attempt, book);
+}
+
+function scheduleRetry(run: Run, attempt: number, book: NonceBook): void {
+  const { clock } = run;
+  const schedule = scheduleOf(run.state);
+  const next = attempt + 1;
   const retryAt = clock.monotonicMs + retryDelayMs(next, clock.random, schedule);
   setTimer(
     run,
@@ -624,7 +718,16 @@ function startExchange(run: Run, reason: AnnounceReason): void {
     'ANNOUNCE',
     `announcing (${reason}) to ${state.config.collectors.length} collector address(es)`,
   );
-  sendAttempt(run, { book, attempt: 0, signatureChecksUsed: 0, refusals: {} });
+  sendAttempt(run, {
+    book,
+    attempt: 0,
+    signatureChecksUsed: 0,
+    refusals: {},
+    verified: [],
+    fetched: [],
+    held: [],
+    buckets: [],
+  });
   setTimer(run, 'window', book.closesAtMs);
 }
 
@@ -680,7 +783,7 @@ function scheduleAfterAnswer(run: Run): void {
     wantAnnounce(run, now + periodicDelayMs(run.clock.random, scheduleOf(run.state)), 'periodic');
 }
 
-function applyAccepted(run: Run, accepted: Accepted, options: { wholeBucket: boolean }): void {
+function applyAccepted(run: Run, accepted: Accepted): void {
   const now = run.clock.monotonicMs;
   const { config } = run.state;
   if (accepted.status === 'fail') {
@@ -708,15 +811,8 @@ function applyAccepted(run: Run, accepted: Accepted, options: { wholeBucket: boo
         `enforcement is off: not quarantining for ${advisories.join(', ')}`,
       );
   } else if (accepted.status === 'pass' && accepted.signed && run.state.fail !== undefined) {
-    if (!options.wholeBucket) {
-      // Page 0 of a multi-page bucket says nothing of the entries on later pages ([P-5.2-1]).
-      log(
-        run,
-        'info',
-        'PARTIAL_BUCKET',
-        'private PASS from one page of a multi-page bucket: the quarantine stays',
-      );
-    } else if (run.state.fail.swVersion !== config.device.swVersion) {
+    // A private PASS reaches here only for a complete bucket ([P-8.5-7]).
+    if (run.state.fail.swVersion !== config.device.swVersion) {
       clear(run, 'fail');
       run.reason = `signed PASS for software ${config.device.swVersion}`;
       run.liftReason = 'fixed';
@@ -729,6 +825,334 @@ function applyAccepted(run: Run, accepted: Accepted, options: { wholeBucket: boo
       );
     }
   }
+}
+
+/** The window in progress; only called while one is. */
+function currentExchange(run: Run): Exchange {
+  const exchange = run.state.exchange;
+  if (exchange === undefined) throw new RangeError('agent core: no answer window is open');
+  return exchange;
+}
+
+function timeViewOf(run: Run): TimeView {
+  return timeViewAt(run.state.floor, {
+    monotonicMs: run.clock.monotonicMs,
+    ...(run.clock.trustedWallSeconds === undefined
+      ? {}
+      : { trustedWallSeconds: run.clock.trustedWallSeconds }),
+  });
+}
+
+function raiseFloor(run: Run, signedSeconds: number | undefined): void {
+  if (signedSeconds === undefined) return;
+  update(run, {
+    floor: raiseTimeFloor(run.state.floor, {
+      signedSeconds,
+      monotonicMs: run.clock.monotonicMs,
+    }),
+  });
+}
+
+/**
+ * The certificates the acceptance rule may use: the configured and the fetched ones, one per kid
+ * (the one that expires last), so a fetched renewal supersedes an expired configured one.
+ */
+function certificatesOf(state: AgentState): Signed<KeyCertificate>[] {
+  const byKid = new Map<string, Signed<KeyCertificate>>();
+  for (const c of [...state.certificates, ...state.config.certificates]) {
+    const kid = toHex(importPublicKey(c.value.subject).kid);
+    const held = byKid.get(kid);
+    if (held === undefined || c.value.notAfter > held.value.notAfter) byKid.set(kid, c);
+  }
+  return [...byKid.values()];
+}
+
+/** The configured endpoint of a collector address (the port it was sent to), else the answer's. */
+function endpointOf(
+  state: AgentState,
+  address: Uint8Array,
+  fallback: CollectorEndpoint,
+): CollectorEndpoint {
+  return state.config.collectors.find((c) => equalBytes(c.address, address)) ?? fallback;
+}
+
+/** A fresh token and message id. */
+function frameOf(run: Run): { token: Uint8Array; messageId: number } {
+  const token = run.clock.random(8).slice(0, 8);
+  const id = run.clock.random(2);
+  return { token, messageId: ((id[0] ?? 0) << 8) | (id[1] ?? 0) };
+}
+
+/**
+ * [P-8.7-3] asks the collector that answered for the certificate of `kid` — once per kid and
+ * window, at most {@link MAX_CERTIFICATE_QUERIES_PER_WINDOW} kids — and holds the refused answer.
+ */
+function askCertificate(run: Run, kid: Uint8Array, held: HeldAnswer): void {
+  const exchange = currentExchange(run);
+  // The kept certificate itself was refused (CERT_EXPIRED): nothing better to ask for now.
+  if (exchange.fetched.some((k) => equalBytes(k, kid))) return;
+  const queries = exchange.book.queries ?? [];
+  const queried = queries.some((q) => equalBytes(q.kid, kid));
+  if (
+    !queried &&
+    (queries.length >= MAX_CERTIFICATE_QUERIES_PER_WINDOW ||
+      bookEntries(exchange.book) >= MAX_BOOK_ENTRIES)
+  ) {
+    log(run, 'warn', 'CERTIFICATE_QUERY', 'no room for another certificate query in this window');
+    return;
+  }
+  const previous = exchange.held.find((h) => equalBytes(h.kid, kid));
+  const keep = previous === undefined || (held.fail && !previous.fail);
+  const heldList = keep ? [...exchange.held.filter((h) => h !== previous), held] : exchange.held;
+  let book = exchange.book;
+  if (!queried) {
+    const frame = frameOf(run);
+    book = addQuery(book, {
+      attempt: exchange.attempt,
+      destination: held.from.address,
+      token: frame.token,
+      kid,
+    });
+    run.effects.push({
+      kind: 'send',
+      to: held.from,
+      bytes: encodeRequest({ kind: 'certificate', kid }, frame),
+    });
+    log(
+      run,
+      'info',
+      'CERTIFICATE_QUERY',
+      `asking ${formatIp(held.from.address)} for the certificate of key ${toHex(kid)}`,
+    );
+  }
+  update(run, { exchange: { ...exchange, book, held: heldList } });
+}
+
+/** Asks the set's collector for every page not yet accepted nor asked for in this attempt. */
+function requestPages(run: Run, index: number): void {
+  const exchange = currentExchange(run);
+  const set = exchange.buckets[index];
+  if (set === undefined) return;
+  let book = exchange.book;
+  const requested = [...set.requested];
+  for (let page = 0; page < set.pages; page++) {
+    if (requested.includes(page) || set.accepted.some((a) => a.page === page)) continue;
+    if (bookEntries(book) >= MAX_BOOK_ENTRIES) {
+      log(run, 'warn', 'PARTIAL_BUCKET', `no room to ask for bucket page ${page} in this window`);
+      break;
+    }
+    const nonce = run.clock.random(16).slice(0, 16);
+    const frame = frameOf(run);
+    const device = run.state.config.device;
+    book = addRequest(book, {
+      attempt: exchange.attempt,
+      destination: set.source.address,
+      token: frame.token,
+      nonce,
+      mode: 'private',
+      quarantined: run.state.fail !== undefined,
+      page,
+    });
+    requested.push(page);
+    run.effects.push({
+      kind: 'send',
+      to: set.source,
+      bytes: encodeRequest(
+        {
+          kind: 'private',
+          nonce,
+          prefix: bucketPrefix(modelHash(device.vendor, device.model)),
+          page,
+        },
+        frame,
+      ),
+    });
+  }
+  const buckets = exchange.buckets.map((b, i) => (i === index ? { ...b, requested } : b));
+  update(run, { exchange: { ...exchange, book, buckets } });
+}
+
+/**
+ * [P-8.5-7] adds an accepted page (not a FAIL) of a multi-page bucket to its set; returns the
+ * decision once the set is complete, else asks for the missing pages and returns `undefined`.
+ */
+function collectPage(run: Run, page: Accepted, from: CollectorEndpoint): Accepted | undefined {
+  const exchange = currentExchange(run);
+  if (exchange.book.settled !== undefined) {
+    countRefusal(
+      run,
+      exchange,
+      'ALREADY_SETTLED',
+      `bucket page ${page.page ?? 0}: the window is already settled`,
+    );
+    return undefined;
+  }
+  let index = exchange.buckets.findIndex(
+    (b) => b.feedVersion === page.feedVersion && b.pages === page.pages,
+  );
+  if (index < 0) {
+    if (exchange.buckets.length >= MAX_BUCKET_SETS) {
+      log(
+        run,
+        'warn',
+        'PARTIAL_BUCKET',
+        `bucket page of a third feed version (${page.feedVersion ?? 0}) in one window: ignored`,
+      );
+      return undefined;
+    }
+    const set: BucketSet = {
+      feedVersion: page.feedVersion ?? 0,
+      pages: page.pages ?? 1,
+      source: from,
+      accepted: [],
+      requested: [],
+    };
+    update(run, { exchange: { ...exchange, buckets: [...exchange.buckets, set] } });
+    index = exchange.buckets.length;
+  }
+  const current = currentExchange(run);
+  const set = current.buckets[index];
+  if (set === undefined) return undefined;
+  if (set.accepted.some((a) => a.page === page.page)) {
+    log(
+      run,
+      'debug',
+      'DUPLICATE',
+      `bucket page ${page.page ?? 0} of feed ${set.feedVersion} again: nothing new`,
+    );
+    return undefined;
+  }
+  const accepted = [...set.accepted, page];
+  const buckets = current.buckets.map((b, i) => (i === index ? { ...b, accepted } : b));
+  update(run, { exchange: { ...current, buckets } });
+  const decision = combinePrivatePages(accepted);
+  if (decision !== undefined) return decision;
+  log(
+    run,
+    'info',
+    'BUCKET_PAGE',
+    `bucket page ${page.page ?? 0} of ${set.pages} (feed ${set.feedVersion}) accepted: ${accepted.length} of ${set.pages} held`,
+  );
+  requestPages(run, index);
+  return undefined;
+}
+
+/** Acts on an accepted decision: settles the window, applies it, schedules the next exchange. */
+function decide(run: Run, result: Accepted, from: Uint8Array): void {
+  const exchange = currentExchange(run);
+  const settled = settleNonceBook(exchange.book, { status: result.status, token: result.token });
+  if (settled.action === 'none') {
+    countRefusal(run, exchange, 'ALREADY_SETTLED', `duplicate ${result.status}: no second action`);
+    return;
+  }
+  if (settled.overrode !== undefined) {
+    // [P-8.4-5] a valid FAIL wins over an earlier PASS / WARN / UNKNOWN; log both.
+    log(
+      run,
+      'warn',
+      'CONFLICTING_ANSWERS',
+      `conflicting answers in one window: ${settled.overrode.status}, then ${result.status}; the FAIL wins`,
+    );
+  }
+  if (result.scopeCheck === 'advisory')
+    log(
+      run,
+      'warn',
+      'SCOPE_ADVISORY',
+      `the device's ${from.byteLength === 4 ? 'WAN IPv4' : 'global IPv6'} address is unknown: certificate scope not checked`,
+    );
+  const pages = result.pages !== undefined && result.pages > 1 ? `, ${result.pages} pages` : '';
+  log(
+    run,
+    'info',
+    'ACCEPTED',
+    `${result.signed ? 'signed' : 'unsigned'} ${result.status} (${result.mode}${pages}) from ${formatIp(from)}, lifetime ${result.lifetimeSeconds} s`,
+  );
+  const accepted = { status: result.status, scopeCheck: result.scopeCheck };
+  update(run, {
+    exchange: { ...exchange, book: settled.book, accepted },
+    unanswered: 0,
+    lastExchange: { outcome: 'accepted', ...accepted, refusals: exchange.refusals },
+  });
+  raiseFloor(run, result.signedTimeSeconds);
+  setTimer(run, 'retry', undefined);
+  applyAccepted(run, result);
+  scheduleAfterAnswer(run);
+}
+
+/** A certificate answer (or a 4.04) to one of the window's certificate queries ([P-8.7-4]). */
+function onCertificateAnswer(run: Run, answer: DecodedResponse, from: Uint8Array): void {
+  const exchange = currentExchange(run);
+  const query = findQuery(exchange.book, answer.frame.token);
+  if (answer.response.kind === 'not-found') {
+    if (query !== undefined && equalBytes(query.destination, from))
+      log(
+        run,
+        'warn',
+        'CERTIFICATE_NOT_FOUND',
+        `the collector has no certificate for key ${toHex(query.kid)}`,
+      );
+    else countRefusal(run, exchange, 'UNKNOWN_TOKEN', '4.04 for no outstanding query');
+    return;
+  }
+  if (query !== undefined && exchange.fetched.some((k) => equalBytes(k, query.kid))) {
+    countRefusal(
+      run,
+      exchange,
+      'ALREADY_SETTLED',
+      `certificate for key ${toHex(query.kid)} already kept in this window`,
+    );
+    return;
+  }
+  const budget = new SignatureBudget(
+    Math.max(0, MAX_SIGNATURE_CHECKS_PER_WINDOW - exchange.signatureChecksUsed),
+  );
+  const memo = new VerificationMemo(exchange.verified);
+  const result = acceptCertificate(answer, {
+    from,
+    nowMs: run.clock.monotonicMs,
+    time: timeViewOf(run),
+    book: exchange.book,
+    anchors: run.state.config.anchors,
+    budget,
+    memo,
+  });
+  const charged: Exchange = {
+    ...exchange,
+    signatureChecksUsed: exchange.signatureChecksUsed + budget.used,
+    verified: memo.entries,
+  };
+  if (!result.accept) {
+    countRefusal(run, charged, result.reason, `certificate answer: ${result.detail}`);
+    return;
+  }
+  // Keep it: it replaces one of the same kid; the bound evicts the one that expires first.
+  const certificates = [
+    result.certificate,
+    ...run.state.certificates.filter(
+      (c) => !equalBytes(importPublicKey(c.value.subject).kid, result.kid),
+    ),
+  ]
+    .sort((a, b) => b.value.notAfter - a.value.notAfter)
+    .slice(0, MAX_STATE_CERTIFICATES);
+  const held = charged.held.filter((h) => equalBytes(h.kid, result.kid));
+  update(run, {
+    certificates,
+    exchange: {
+      ...charged,
+      fetched: [...charged.fetched, result.kid],
+      held: charged.held.filter((h) => !held.includes(h)),
+    },
+  });
+  raiseFloor(run, result.signedTimeSeconds);
+  log(
+    run,
+    'info',
+    'CERTIFICATE_KEPT',
+    `kept the certificate of key ${toHex(result.kid)} (${result.certificate.value.operator}, until ${result.certificate.value.notAfter})`,
+  );
+  // Decide again on the answer that was waiting for it; the window's budget still applies.
+  for (const h of held) onAnswer(run, { kind: 'answer', bytes: h.bytes, from: h.from });
 }
 
 function onAnswer(run: Run, event: Extract<AgentEvent, { kind: 'answer' }>): void {
@@ -766,12 +1190,13 @@ function onAnswer(run: Run, event: Extract<AgentEvent, { kind: 'answer' }>): voi
     log(run, 'info', 'BUSY', `collector busy: no retry for ${response.retryAfterSeconds} s`);
     return;
   }
-  const time = timeViewAt(state.floor, {
-    monotonicMs: now,
-    ...(run.clock.trustedWallSeconds === undefined
-      ? {}
-      : { trustedWallSeconds: run.clock.trustedWallSeconds }),
-  });
+  if (
+    response.kind === 'certificate' ||
+    (response.kind === 'not-found' && findQuery(exchange.book, answer.frame.token) !== undefined)
+  ) {
+    onCertificateAnswer(run, answer, from);
+    return;
+  }
   const scopeAddress = scopeAddressFor(state.network, from);
   const device: DeviceIdentity = {
     vendor: state.config.device.vendor,
@@ -785,70 +1210,43 @@ function onAnswer(run: Run, event: Extract<AgentEvent, { kind: 'answer' }>): voi
   const budget = new SignatureBudget(
     Math.max(0, MAX_SIGNATURE_CHECKS_PER_WINDOW - exchange.signatureChecksUsed),
   );
+  const memo = new VerificationMemo(exchange.verified);
   const result = acceptAnswer(answer, {
     from,
     nowMs: now,
-    time,
+    time: timeViewOf(run),
     book: exchange.book,
     anchors: state.config.anchors,
-    certificates: state.config.certificates,
+    certificates: certificatesOf(state),
     device,
     budget,
+    memo,
   });
   const charged: Exchange = {
     ...exchange,
     signatureChecksUsed: exchange.signatureChecksUsed + budget.used,
+    verified: memo.entries,
   };
   if (!result.accept) {
     countRefusal(run, charged, result.reason, result.detail);
+    if (result.kid !== undefined)
+      askCertificate(run, result.kid, {
+        kid: result.kid,
+        bytes: event.bytes.slice(),
+        from: endpointOf(state, from, event.from),
+        fail: response.kind === 'verdict' && response.verdict.value.status === 'fail',
+      });
     return;
   }
-  const settled = settleNonceBook(exchange.book, { status: result.status, token: result.token });
-  if (settled.action === 'none') {
-    countRefusal(run, charged, 'ALREADY_SETTLED', `duplicate ${result.status}: no second action`);
+  update(run, { exchange: charged });
+  if (result.mode === 'private' && (result.pages ?? 1) > 1 && result.status !== 'fail') {
+    // [P-8.5-7] a PASS or WARN of one page decides nothing: collect the whole bucket first.
+    raiseFloor(run, result.signedTimeSeconds);
+    const decision = collectPage(run, result, endpointOf(state, from, event.from));
+    if (decision !== undefined) decide(run, decision, from);
     return;
   }
-  if (settled.overrode !== undefined) {
-    // [P-8.4-5] a valid FAIL wins over an earlier PASS / WARN / UNKNOWN; log both.
-    log(
-      run,
-      'warn',
-      'CONFLICTING_ANSWERS',
-      `conflicting answers in one window: ${settled.overrode.status}, then ${result.status}; the FAIL wins`,
-    );
-  }
-  if (result.scopeCheck === 'advisory')
-    log(
-      run,
-      'warn',
-      'SCOPE_ADVISORY',
-      `the device's ${from.byteLength === 4 ? 'WAN IPv4' : 'global IPv6'} address is unknown: certificate scope not checked`,
-    );
-  log(
-    run,
-    'info',
-    'ACCEPTED',
-    `${result.signed ? 'signed' : 'unsigned'} ${result.status} (${result.mode}) from ${formatIp(from)}, lifetime ${result.lifetimeSeconds} s`,
-  );
-  const accepted = { status: result.status, scopeCheck: result.scopeCheck };
-  update(run, {
-    exchange: { ...charged, book: settled.book, accepted },
-    unanswered: 0,
-    lastExchange: { outcome: 'accepted', ...accepted, refusals: charged.refusals },
-    ...(result.signedTimeSeconds === undefined
-      ? {}
-      : {
-          floor: raiseTimeFloor(state.floor, {
-            signedSeconds: result.signedTimeSeconds,
-            monotonicMs: now,
-          }),
-        }),
-  });
-  setTimer(run, 'retry', undefined);
-  applyAccepted(run, result, {
-    wholeBucket: response.kind !== 'private' || response.bucket.value.pages <= 1,
-  });
-  scheduleAfterAnswer(run);
+  decide(run, result, from);
 }
 
 function onWindowClosed(run: Run): void {
@@ -859,6 +1257,13 @@ function onWindowClosed(run: Run): void {
   clear(run, 'exchange');
   setTimer(run, 'retry', undefined);
   if (exchange.accepted === undefined) {
+    for (const set of exchange.buckets)
+      log(
+        run,
+        'info',
+        'PARTIAL_BUCKET',
+        `window closed with ${set.accepted.length} of ${set.pages} bucket pages (feed ${set.feedVersion}): no decision`,
+      );
     // Fail-open: no valid answer changes nothing; it is recorded and retried later with backoff.
     const unanswered = run.state.unanswered + 1;
     update(run, {
@@ -931,8 +1336,24 @@ function onTimer(run: Run, id: TimerId): void {
     }
     case 'retry': {
       const exchange = run.state.exchange;
-      if (exchange !== undefined && exchange.accepted === undefined)
-        sendAttempt(run, { ...exchange, attempt: exchange.attempt + 1 });
+      if (exchange === undefined || exchange.accepted !== undefined) return;
+      const attempt = exchange.attempt + 1;
+      if (exchange.buckets.length === 0) {
+        sendAttempt(run, { ...exchange, attempt });
+        return;
+      }
+      // A bucket page came: the collector answers, so ask again only for the missing pages.
+      update(run, {
+        exchange: {
+          ...exchange,
+          attempt,
+          buckets: exchange.buckets.map((b) => ({ ...b, requested: [] })),
+        },
+      });
+      exchange.buckets.forEach((_, index) => {
+        requestPages(run, index);
+      });
+      scheduleRetry(run, attempt, currentExchange(run).book);
       return;
     }
     case 'window':

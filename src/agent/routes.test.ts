@@ -186,7 +186,7 @@ test('planQuarantine() copies on-link routes, routes allowed hosts via the gatew
     [
       '-6',
       'route',
-      'add',
+      'append',
       '2001:db8:1::/64',
       'dev',
       'eth0',
@@ -200,7 +200,7 @@ test('planQuarantine() copies on-link routes, routes allowed hosts via the gatew
     [
       '-6',
       'route',
-      'add',
+      'append',
       'fe80::/64',
       'dev',
       'eth0',
@@ -214,7 +214,7 @@ test('planQuarantine() copies on-link routes, routes allowed hosts via the gatew
     [
       '-6',
       'route',
-      'add',
+      'append',
       '2001:db8:2::7/128',
       'via',
       'fe80::1',
@@ -719,7 +719,8 @@ test(
     });
     assert.deepEqual(
       swapped.commands.map((command) => command.slice(1, 3).join(' ')),
-      ['route del', 'route add', 'route del', 'route add'],
+      // IPv4's host route is added; IPv6's is appended (see routeCommand).
+      ['route del', 'route add', 'route del', 'route append'],
     );
     assert.deepEqual(await reachable(topology, ALL_HOSTS), [
       ...HOSTS.peer,

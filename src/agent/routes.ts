@@ -620,10 +620,14 @@ function routeCommand(
           String(route.metric),
         ]
       : [];
+  // IPv6 refuses a second route to the same prefix and metric on another device with `add`
+  // (EEXIST: two links each with fe80::/64, eth0 and wlan0); `append` adds it beside the first.
+  // The planner only adds routes that are missing, so `append` never duplicates one.
+  const ipVerb = verb === 'add' && route.family === 6 ? 'append' : verb;
   return [
     `-${route.family}`,
     'route',
-    verb,
+    ipVerb,
     route.dst,
     ...via,
     ...(route.dev === undefined ? [] : ['dev', route.dev]),

@@ -3,16 +3,25 @@
  * its strict codec. The file is read from disk, so `decodeState` treats it as untrusted input.
  * @module
  */
-import { REFUSAL_CODES, type RefusalCode, type Status } from '../protocol/index.ts';
+import {
+  MAX_CERTIFICATE_BYTES,
+  REFUSAL_CODES,
+  type RefusalCode,
+  type Status,
+} from '../protocol/index.ts';
 
 /** The persisted state's format version; any other is refused (`BAD_VERSION`). */
 export const STATE_VERSION = 1;
 
 /**
- * Largest state file accepted: 16 KiB. The largest legal state is about 6 KiB (64 advisories ×
- * 48 bytes twice, 4 hosts × 253 bytes, a 256-byte reason, 29 refusal counters × ~40 bytes).
+ * Largest state file accepted: 16 KiB. The largest legal state is about 16,100 bytes: ~6 KiB
+ * (64 advisories × 48 bytes twice, 4 hosts × 253 bytes, a 256-byte reason, 30 refusal counters ×
+ * ~40 bytes) and 4 certificates × (2 × 1214 hex digits + 3) = 9,724 bytes. Real certificates are
+ * ~200 bytes.
  */
 export const MAX_STATE_BYTES = 16_384;
+/** Key certificates kept from certificate queries ([P-8.7-4]): one per collector key in use, rounded up. */
+export const MAX_STATE_CERTIFICATES = 4;
 /** Advisories of one FAIL: a record has ≤ 16; a private FAIL unions ≤ 20 entries × 2 on one page, rounded up. */
 export const MAX_STATE_ADVISORIES = 64;
 /** Remediation host names of one FAIL: the record's ≤ 4 ([P-6.2-3]) or the configured ones. */
@@ -85,6 +94,11 @@ export interface PersistedState {
   readonly fail?: PersistedFail;
   readonly override?: PersistedOverride;
   readonly lastExchange?: PersistedExchange;
+  /**
+   * Key certificates fetched with certificate queries ([P-8.7-4]): the tagged COSE_Sign1 bytes
+   * as lowercase hex, at most {@link MAX_STATE_CERTIFICATES}. They are verified again on every use.
+   */
+  readonly certificates?: readonly string[];
 }
 
 /**
@@ -261,7 +275,7 @@ export function decodeState(textValue: string): PersistedState {
     );
   const o = object(parsed, 'state', {
     required: ['version', 'timeFloorSeconds', 'unanswered'],
-    optional: ['fail', 'override', 'lastExchange'],
+    optional: ['fail', 'override', 'lastExchange', 'certificates'],
   });
   return {
     version: STATE_VERSION,
@@ -270,5 +284,23 @@ export function decodeState(textValue: string): PersistedState {
     ...(o.fail === undefined ? {} : { fail: readFail(o.fail) }),
     ...(o.override === undefined ? {} : { override: readOverride(o.override) }),
     ...(o.lastExchange === undefined ? {} : { lastExchange: readExchange(o.lastExchange) }),
+    ...(o.certificates === undefined ? {} : { certificates: readCertificates(o.certificates) }),
   };
+}
+
+const HEX = /^(?:[0-9a-f]{2})+$/;
+
+function readCertificates(value: unknown): string[] {
+  const path = 'state.certificates';
+  if (!Array.isArray(value) || value.length > MAX_STATE_CERTIFICATES)
+    return fail(path, `an array of at most ${MAX_STATE_CERTIFICATES} hex strings`, value);
+  return value.map((item, index) => {
+    if (typeof item !== 'string' || item.length > 2 * MAX_CERTIFICATE_BYTES || !HEX.test(item))
+      return fail(
+        `${path}[${index}]`,
+        `lowercase hex of at most ${MAX_CERTIFICATE_BYTES} bytes`,
+        item,
+      );
+    return item;
+  });
 }

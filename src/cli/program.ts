@@ -3,6 +3,7 @@
  * @module
  */
 import { Command } from 'commander';
+import { agentCommand } from './commands/agent.ts';
 import { checkCommand } from './commands/check.ts';
 import { collectorCommand } from './commands/collector.ts';
 import { feedCommand } from './commands/feed.ts';
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(checkCommand(io));
   program.addCommand(feedCommand(io));
   program.addCommand(collectorCommand(io));
+  program.addCommand(agentCommand(io));
   // addCommand() does not pass output settings down: give every subcommand the program's streams.
   const inherit = (command: Command): void => {
     for (const sub of command.commands) {

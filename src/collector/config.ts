@@ -3,37 +3,54 @@
  * {@link CollectorConfig}, every problem collected with its key path and a fix. A config shell.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  booleanCheck,
+  describe,
+  durationCheck,
+  integerCheck,
+  ipCheckWith,
+  leaf,
+  list,
+  pathCheck,
+  requiredLeaf,
+  section,
+  textCheck,
+  whenValid,
+} from '../config/checks.ts';
+import {
+  ConfigError,
+  MAX_CONFIG_BYTES,
+  deepFreeze,
+  formatProblem,
+  parseConfigYaml,
+  problemsOf,
+  readConfigText,
+  type ConfigProblem,
+} from '../config/config-file.ts';
 import { importPrivateKey } from '../crypto/index.ts';
 import {
   formatDuration,
-  formatIp,
   formatPrefix,
   isProtocolError,
   MAX_ADVISORY_ID_BYTES,
   MAX_OPERATOR_BYTES,
   MAX_POLICY_BYTES,
   MAX_VERDICT_LIFETIME_SECONDS,
-  parseDuration,
-  parseIp,
   parsePrefix,
   signPolicy,
   type IpPrefix,
 } from '../protocol/index.ts';
 
-/** Largest config file: 1 MiB. A real one is a few KiB; the cap bounds the YAML parser's work. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+export { MAX_CONFIG_BYTES, formatProblem, type ConfigProblem };
+export { editDistance, suggestKey } from '../config/checks.ts';
 /** Most listen entries: 16 (an operator has one IPv4 and one IPv6 anycast address, [P-3-6]). */
 export const MAX_LISTEN_ADDRESSES = 16;
 /** Most ids in `policy.deny` or `policy.allow`: the wire limit of the policy document (§6.4). */
 export const MAX_POLICY_ADVISORIES = 16;
 /** Most exempt prefixes: 256, far above an ISP's own infrastructure ranges, and a bounded scan. */
 export const MAX_EXEMPT_PREFIXES = 256;
-/** Most YAML alias expansions: refuses "billion laughs" documents before they expand. */
-const MAX_YAML_ALIASES = 100;
 /** Largest rate-limit table: 2^20 prefixes × ~150 B per entry (rate-limit.ts) ≈ 150 MiB. */
 export const MAX_RATE_LIMIT_TABLE_SIZE = 1_048_576;
 
@@ -159,182 +176,16 @@ export const COLLECTOR_DEFAULTS = Object.freeze({
   workers: 1,
 });
 
-/** One problem in a config file: where (`listen[1].address`) and what, with the fix. */
-export interface ConfigProblem {
-  readonly path: string;
-  readonly message: string;
-}
-
 /** A config file that cannot be used; `problems` lists every problem found, in file order. */
-export class CollectorConfigError extends Error {
-  override readonly name = 'CollectorConfigError';
-  readonly file: string;
-  readonly problems: readonly ConfigProblem[];
-  constructor(file: string, problems: readonly ConfigProblem[], options?: ErrorOptions) {
-    super(problems.map((p) => formatProblem(file, p)).join('\n'), options);
-    this.file = file;
-    this.problems = problems;
-  }
-}
-
-/** `file: path: message`, the line printed for one problem. */
-export function formatProblem(file: string, problem: ConfigProblem): string {
-  return problem.path === ''
-    ? `${file}: ${problem.message}`
-    : `${file}: ${problem.path}: ${problem.message}`;
+export class CollectorConfigError extends ConfigError {
+  override readonly name: string = 'CollectorConfigError';
 }
 
 // ---- leaf values: each checks its own input and says what to write instead -----------------
 
-/** Short, quoted text of an input value for a message (never the whole of a long value). */
-function describe(input: unknown): string {
-  if (input === null) return 'an empty value';
-  if (Array.isArray(input)) return 'a list';
-  switch (typeof input) {
-    case 'string':
-      return JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input);
-    case 'number':
-    case 'boolean':
-      return String(input);
-    case 'object':
-      return 'a map';
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-    case 'undefined':
-      break;
-  }
-  return typeof input;
-}
-
-type Check<T> = (input: unknown, fail: (message: string) => typeof z.NEVER) => T;
-
-/** An optional leaf: `check` turns the YAML value into ours or calls `fail` with "problem — fix". */
-function leaf<T>(check: Check<T>): z.ZodOptional<z.ZodType<T>> {
-  // .optional() marks the key optional; without it zod reports a missing key as "nonoptional".
-  return z
-    .unknown()
-    .transform((input, ctx): T =>
-      check(input, (message) => {
-        ctx.issues.push({ code: 'custom', message, input });
-        return z.NEVER;
-      }),
-    )
-    .optional();
-}
-
-/** A required leaf: when missing, the message says so and shows `example`. */
-function requiredLeaf<T>(check: Check<T>, example: string): z.ZodType<T> {
-  return z.unknown().transform((input, ctx): T => {
-    const fail = (message: string): typeof z.NEVER => {
-      ctx.issues.push({ code: 'custom', message, input });
-      return z.NEVER;
-    };
-    return input === undefined ? fail(`missing — add it, e.g. ${example}`) : check(input, fail);
-  });
-}
-
-function integerCheck(range: { min: number; max: number; example: string }): Check<number> {
-  return (input, fail) => {
-    if (
-      typeof input !== 'number' ||
-      !Number.isInteger(input) ||
-      input < range.min ||
-      input > range.max
-    ) {
-      return fail(
-        `${describe(input)} is not a whole number in ${range.min}..${range.max} — write e.g. ${range.example}`,
-      );
-    }
-    return input;
-  };
-}
-
-function booleanCheck(input: unknown, fail: (message: string) => never): boolean {
-  if (typeof input !== 'boolean')
-    return fail(
-      `${describe(input)} is not true or false — write true or false (YAML 1.2: yes/no/on/off are text)`,
-    );
-  return input;
-}
-
-function durationCheck(range: { minSeconds: number; maxSeconds: number }): Check<number> {
-  const span = `${formatDuration(range.minSeconds)}..${formatDuration(range.maxSeconds)}`;
-  return (input, fail) => {
-    if (typeof input === 'number') {
-      const hint = Number.isInteger(input) && input > 0 ? formatDuration(input) : '15m';
-      return fail(
-        `${describe(input)} has no unit — write a duration with units (d, h, m, s), e.g. ${hint}`,
-      );
-    }
-    if (typeof input !== 'string')
-      return fail(`${describe(input)} is not a duration — write e.g. 15m, 12h or 7d`);
-    let seconds: number;
-    try {
-      seconds = parseDuration(input);
-    } catch {
-      return fail(
-        `${describe(input)} is not a duration — write a number and a unit (d, h, m, s) in that order, e.g. 15m, 12h, 7d or 1d12h`,
-      );
-    }
-    if (seconds < range.minSeconds || seconds > range.maxSeconds)
-      return fail(`${describe(input)} is outside ${span} — write a duration in ${span}`);
-    return seconds;
-  };
-}
-
-function textCheck(options: { maxBytes: number; example: string }): Check<string> {
-  return (input, fail) => {
-    if (typeof input !== 'string' || input.trim() === '')
-      return fail(`${describe(input)} is not text — write e.g. ${options.example}`);
-    const bytes = Buffer.byteLength(input, 'utf8');
-    if (bytes > options.maxBytes)
-      return fail(`${bytes} bytes is too long, at most ${options.maxBytes} (UTF-8) — shorten it`);
-    return input;
-  };
-}
-
-/** A file path; relative paths are resolved later against the config file's directory. */
-function pathCheck(example: string): Check<string> {
-  return (input, fail) => {
-    if (typeof input !== 'string' || input.trim() === '')
-      return fail(`${describe(input)} is not a file path — write e.g. ${example}`);
-    if (input.includes('\0')) return fail('contains a NUL character — write a plain file path');
-    return input;
-  };
-}
-
-function ipCheck(
-  input: unknown,
-  fail: (message: string) => never,
-): { address: string; family: 4 | 6 } {
-  if (typeof input !== 'string')
-    return fail(
-      `${describe(input)} is not an IP address — write an IPv4 or IPv6 literal, e.g. 192.0.2.53 or 2001:db8::53 (quote IPv6 if it starts with ':', e.g. "::")`,
-    );
-  const bytes = parseIp(input.trim());
-  if (bytes !== undefined)
-    return { address: formatIp(bytes), family: bytes.byteLength === 4 ? 4 : 6 };
-  // The two ways people write "address:port"; say how to split them.
-  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(input);
-  const v6WithPort = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(input);
-  const withPort = v4WithPort ?? v6WithPort;
-  if (withPort !== null && parseIp(withPort[1] ?? '') !== undefined) {
-    return fail(
-      `${describe(input)} is not an IP address — write the address and the port separately: {address: ${withPort[1] ?? ''}, port: ${withPort[2] ?? ''}}`,
-    );
-  }
-  if (v6WithPort === null && /^\[.*\]$/.test(input))
-    return fail(`${describe(input)} is not an IP address — write it without brackets`);
-  if (/^[a-z0-9.-]+$/i.test(input) && /[a-z]/i.test(input)) {
-    return fail(
-      `${describe(input)} is not an IP address — the collector binds addresses, not host names: write the anycast address, e.g. 192.0.2.53 or 2001:db8::53`,
-    );
-  }
-  return fail(
-    `${describe(input)} is not an IP address — write an IPv4 or IPv6 literal, e.g. 192.0.2.53 or 2001:db8::53`,
-  );
-}
+const ipCheck = ipCheckWith(
+  'the collector binds addresses, not host names: write the anycast address, e.g. 192.0.2.53 or 2001:db8::53',
+);
 
 function prefixCheck(input: unknown, fail: (message: string) => never): IpPrefix {
   if (typeof input !== 'string')
@@ -411,91 +262,6 @@ function urlCheck(input: unknown, fail: (message: string) => never): string {
 }
 
 // ---- sections ---------------------------------------------------------------------------------
-
-/** Levenshtein distance, for "did you mean" (known keys are short: O(a·b) is nothing). */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(
-        Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-/** The closest known key within edit distance 2 (case and `_`/`-` ignored), if any. */
-export function suggestKey(key: string, known: readonly string[]): string | undefined {
-  const fold = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of known) {
-    const distance = Math.min(
-      editDistance(key, candidate),
-      editDistance(fold(key), fold(candidate)),
-    );
-    if (distance <= 2 && (best === undefined || distance < best.distance))
-      best = { key: candidate, distance };
-  }
-  return best?.key;
-}
-
-/** The message for one unknown key. */
-function unknownKeyMessage(key: string, known: readonly string[]): string {
-  const suggestion = suggestKey(key, known);
-  return suggestion === undefined
-    ? `unknown key — remove it; the keys here are ${known.join(', ')}`
-    : `unknown key — did you mean "${suggestion}"?`;
-}
-
-/**
- * A map section that refuses unknown keys. zod reports all unknown keys of a map in one issue;
- * its message holds one line per key (same order as `keys`), split into one problem per key.
- */
-function section<S extends z.ZodRawShape>(shape: S, example: string) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => unknownKeyMessage(key, known)).join('\n')
-        : issue.input === undefined
-          ? `missing — add it, e.g. ${example}`
-          : `${describe(issue.input)} is not a map — write keys under it, e.g. ${example}`,
-  });
-}
-
-function list<T extends z.ZodType>(element: T, options: { max: number; example: string }) {
-  return z
-    .array(element, {
-      error: (issue) => `${describe(issue.input)} is not a list — write e.g. ${options.example}`,
-    })
-    .max(options.max, {
-      error: (issue) =>
-        `${Array.isArray(issue.input) ? issue.input.length : 'too many'} entries, at most ${options.max} — shorten the list`,
-    });
-}
-
-/**
- * Runs a cross-field check even when other keys of the map have problems (so every problem is
- * reported at once), but only when the map itself and the keys it reads are valid.
- */
-function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
-  return {
-    when: (payload) =>
-      typeof payload.value === 'object' &&
-      payload.value !== null &&
-      !Array.isArray(payload.value) &&
-      !payload.issues.some((issue) => {
-        const first = issue.path?.[0];
-        return first === undefined
-          ? issue.code !== 'unrecognized_keys'
-          : keys.includes(String(first));
-      }),
-  };
-}
 
 const listenSchema = section(
   {
@@ -770,104 +536,24 @@ function toConfig(parsed: ParsedConfig, file: string): CollectorConfig {
   };
 }
 
-/** `listen[1].address` from zod's path array. */
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path)
-    out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
-  return out;
-}
-
-function deepFreeze<T>(value: T): T {
-  // Typed arrays (prefix bytes) cannot be frozen; the interfaces make them readonly to callers.
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    !ArrayBuffer.isView(value) &&
-    !Object.isFrozen(value)
-  ) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
-}
-
 /**
  * Parses and validates a collector config file's text; `file` names it in messages and anchors
  * relative paths. Throws {@link CollectorConfigError} listing every problem.
  */
 export function parseCollectorConfig(text: string, file: string): CollectorConfig {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_CONFIG_BYTES) {
-    throw new CollectorConfigError(file, [
-      {
-        path: '',
-        message: `${bytes} bytes, at most ${MAX_CONFIG_BYTES} (1 MiB) — a collector config is a few KiB; check that this is the right file`,
-      },
-    ]);
-  }
-  const lines = new LineCounter();
-  const document = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    version: '1.2',
-    schema: 'core',
-  });
-  if (document.errors.length > 0) {
-    throw new CollectorConfigError(
-      file,
-      document.errors.map((error) => {
-        const { line, col } = lines.linePos(error.pos[0]);
-        return {
-          path: `line ${line}, column ${col}`,
-          message: `${error.message.split('\n')[0] ?? 'YAML error'} — fix the YAML syntax there`,
-        };
-      }),
-    );
-  }
   let data: unknown;
   try {
-    data = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    data = parseConfigYaml(text, file, {
+      program: 'collector',
+      example: 'examples/collector.yaml (docs/collector.md)',
+    });
   } catch (err) {
-    throw new CollectorConfigError(
-      file,
-      [
-        {
-          path: '',
-          message: `${err instanceof Error ? err.message : String(err)} — write the values out instead of nesting aliases`,
-        },
-      ],
-      { cause: err },
-    );
-  }
-  if (data === null || data === undefined) {
-    throw new CollectorConfigError(file, [
-      {
-        path: '',
-        message: 'the file is empty — start from examples/collector.yaml (docs/collector.md)',
-      },
-    ]);
+    if (err instanceof ConfigError)
+      throw new CollectorConfigError(file, err.problems, { cause: err.cause });
+    throw err;
   }
   const result = configSchema.safeParse(data, { reportInput: true });
-  const problems: ConfigProblem[] = [];
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const path = formatPath(issue.path);
-      if (issue.code === 'unrecognized_keys') {
-        const messages = issue.message.split('\n');
-        issue.keys.forEach((key, i) =>
-          problems.push({
-            path: formatPath([...issue.path, key]),
-            message: messages[i] ?? 'unknown key — remove it',
-          }),
-        );
-      } else {
-        problems.push({ path, message: issue.message });
-      }
-    }
-    throw new CollectorConfigError(file, problems);
-  }
+  if (!result.success) throw new CollectorConfigError(file, problemsOf(result.error));
   const config = toConfig(result.data, file);
   const size = signedPolicyBytes(config.operator, config.policy);
   if (size > 0) {
@@ -883,46 +569,13 @@ export function parseCollectorConfig(text: string, file: string): CollectorConfi
 
 /** Reads and validates a collector config file (size checked before reading). */
 export async function loadCollectorConfig(file: string): Promise<CollectorConfig> {
-  let bytes: Buffer;
-  try {
-    const info = await stat(file);
-    if (!info.isFile())
-      throw new CollectorConfigError(file, [
-        { path: '', message: 'not a regular file — pass the YAML config file' },
-      ]);
-    if (info.size > MAX_CONFIG_BYTES) {
-      throw new CollectorConfigError(file, [
-        {
-          path: '',
-          message: `${info.size} bytes, at most ${MAX_CONFIG_BYTES} (1 MiB) — check that this is the right file`,
-        },
-      ]);
-    }
-    bytes = await readFile(file);
-  } catch (err) {
-    if (err instanceof CollectorConfigError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : `cannot read (${code ?? 'error'})`;
-    throw new CollectorConfigError(
-      file,
-      [{ path: '', message: `${problem} — check the path and permissions` }],
-      { cause: err },
-    );
-  }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = await readConfigText(file);
   } catch (err) {
-    throw new CollectorConfigError(
-      file,
-      [{ path: '', message: 'not UTF-8 text — save the file as UTF-8' }],
-      { cause: err },
-    );
+    if (err instanceof ConfigError)
+      throw new CollectorConfigError(file, err.problems, { cause: err.cause });
+    throw err;
   }
   return parseCollectorConfig(text, file);
 }

@@ -21,7 +21,13 @@ import { createCollectorState, onDatagram, type CollectorState } from '../collec
 import type { ProductMatchRow } from '../feed/types.ts';
 import {
   COAP_CODE,
+  bucketPrefix,
+  bucketTag,
   decodeCbor,
+  decodeRequest,
+  modelHash,
+  signBucket,
+  signPolicy,
   encodeCbor,
   encodeResponse,
   encodeUnsignedVerdict,
@@ -31,6 +37,8 @@ import {
   signFeedRecord,
   signVerdict,
   trustAnchorsOf,
+  type BucketEntry,
+  type CborTag,
   type DecodedResponse,
   type FeedRecord,
   type Status,
@@ -49,7 +57,7 @@ import {
   testFeedRows,
 } from './collector-fixture.ts';
 import { createRng } from './prng.ts';
-import { deviceRecord } from './trust-fixture.ts';
+import { deviceRecord, scenarioPolicy } from './trust-fixture.ts';
 import { TRUST_KEYS } from './trust-keys.ts';
 
 const TIMER_IDS: readonly TimerId[] = [
@@ -339,4 +347,90 @@ export function datagramOf(answer: DecodedResponse): Uint8Array {
     case 'busy':
       throw new RangeError(`datagramOf: ${r.kind} answers are not needed by the agent tests`);
   }
+}
+
+/** A bucket entry for the test device's model: eligible, in KEV, versions below 1.06b01. */
+export function deviceBucketEntry(model: string = DEVICE.model): BucketEntry {
+  return {
+    tag: bucketTag(modelHash(DEVICE.vendor, model)),
+    eligible: true,
+    kev: true,
+    cvss10: 98,
+    hwVersions: [],
+    ranges: {
+      scheme: 0,
+      intervals: [
+        {
+          kind: 'range',
+          lower: null,
+          lowerInclusive: false,
+          upper: '1.06b01',
+          upperInclusive: false,
+        },
+      ],
+    },
+    fixed: ['1.06B01'],
+    advisories: ['CVE-2019-17621'],
+  };
+}
+
+/**
+ * The signed pages of the device's bucket, signed by the feed key: `pages` pages of feed
+ * `feedVersion`, the device's entry on `devicePage` (none: the device is listed nowhere) and an
+ * entry for another model on every other page.
+ */
+export function bucketPages(options: {
+  pages: number;
+  devicePage?: number;
+  feedVersion?: number;
+}): CborTag[] {
+  return Array.from({ length: options.pages }, (_, page) =>
+    signBucket(TRUST_KEYS.feed, {
+      feedVersion: options.feedVersion ?? 42,
+      prefix: bucketPrefix(modelHash(DEVICE.vendor, DEVICE.model)),
+      page,
+      pages: options.pages,
+      issuedAt: NOW - 3_600,
+      expiresAt: NOW + 86_400,
+      entries: [deviceBucketEntry(page === options.devicePage ? DEVICE.model : 'dir860l')],
+    }),
+  );
+}
+
+/**
+ * The answer to a private request `send` (an announcement or a page request) with the page it
+ * asked for taken from `pages` (or `page` to send another one), echoing its nonce and token.
+ */
+export function pageAnswer(
+  send: Extract<AgentEffect, { kind: 'send' }>,
+  pages: readonly CborTag[],
+  page?: number,
+): AgentEvent {
+  const { frame, request } = decodeRequest(send.bytes);
+  assert.ok(request.kind === 'private', `expected a private request, got ${request.kind}`);
+  const bucket = pages[page ?? request.page];
+  assert.ok(bucket !== undefined, `no page ${page ?? request.page}`);
+  const policy = signPolicy(TRUST_KEYS.collector, scenarioPolicy());
+  const bytes = encodeResponse(
+    frame,
+    {
+      kind: 'private',
+      nonce: request.nonce,
+      bucket: encodeCbor(bucket),
+      policy: encodeCbor(policy),
+    },
+    COAP_CODE.POST,
+  );
+  return { kind: 'answer', bytes, from: send.to };
+}
+
+/** A certificate answer to the certificate query `send`, carrying `certificate` (encoded tag). */
+export function certificateAnswer(
+  send: Extract<AgentEffect, { kind: 'send' }>,
+  certificate: Uint8Array,
+): AgentEvent {
+  const { frame, request } = decodeRequest(send.bytes);
+  assert.ok(request.kind === 'certificate', `expected a certificate query, got ${request.kind}`);
+  const bytes = encodeResponse(frame, { kind: 'certificate', certificate }, COAP_CODE.GET);
+  return { kind: 'answer', bytes, from: send.to };
 }
