@@ -313,3 +313,34 @@ async function unusedPort(): Promise<number> {
   socket.close();
   return free;
 }
+
+test('startAgentDaemon() removes a quarantine no saved state accounts for, once at start, and only then', async () => {
+  /** A route layer with leftovers from a crash before the state was saved. */
+  class LeftoverRoutes extends RecordingRoutes {
+    cleared = 0;
+    clearLeftovers(): Promise<boolean> {
+      this.cleared += 1;
+      return Promise.resolve(true);
+    }
+  }
+  const log = new CapturedLog();
+  const routes = new LeftoverRoutes();
+  const agent = await start({ stateDir: 'leftover', version: '2.1' }, { log, routes, network: new ScriptedNetwork() });
+  const line = await log.next('leftover_lifted');
+  assert.equal(line.level, 'warn');
+  await log.next('accepted');
+  await agent.idle();
+  assert.equal(routes.cleared, 1);
+  await stop(agent);
+  // A saved quarantine is re-applied instead; nothing is cleared.
+  const seedLog = new CapturedLog();
+  const seeded = await start({ stateDir: 'leftover-fail' }, { log: seedLog, routes: new RecordingRoutes(), network: new ScriptedNetwork() });
+  await seedLog.next('quarantined');
+  await stop(seeded);
+  const again = new LeftoverRoutes();
+  const restarted = await start({ stateDir: 'leftover-fail' }, { log: new CapturedLog(), routes: again, network: new ScriptedNetwork() });
+  await restarted.idle();
+  assert.equal(again.cleared, 0);
+  assert.equal(again.calls[0]?.kind, 'apply');
+  await stop(restarted);
+});

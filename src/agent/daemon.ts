@@ -68,6 +68,12 @@ export interface RouteLayer {
   apply(allow: AllowList): Promise<void>;
   /** Removes it (idempotent). */
   lift(): Promise<void>;
+  /**
+   * Optional: removes a quarantine of ours that no state accounts for (left by a crash between
+   * installing it and persisting it); resolves true when there was one. Run once at start when
+   * the persisted state holds no quarantine.
+   */
+  clearLeftovers?(): Promise<boolean>;
 }
 
 /** The policy-routing layer of routes.ts with the configured table and priorities. */
@@ -86,6 +92,9 @@ export function createIpRouteLayer(
     },
     async lift() {
       await liftQuarantine(exec, options);
+    },
+    async clearLeftovers() {
+      return (await liftQuarantine(exec, options)).changed;
     },
   };
 }
@@ -695,7 +704,25 @@ export async function startAgentDaemon(
     persisted: persisted !== undefined,
   });
   // The first effects (re-apply a quarantine) run before any network event is looked at.
-  enqueue({ kind: 'task', name: 'start', run: () => perform(first.effects) });
+  enqueue({
+    kind: 'task',
+    name: 'start',
+    run: async () => {
+      await perform(first.effects);
+      // A crash between installing a quarantine and persisting it leaves our rules behind a
+      // state that says clear: when the core wants no quarantine, remove whatever of ours is
+      // left (only rules and routes marked with our protocol). Best effort, once.
+      if (routeWanted === undefined && routes.clearLeftovers !== undefined) {
+        try {
+          if (await routes.clearLeftovers()) {
+            log('warn', 'leftover_lifted', 'removed a quarantine that no saved state accounted for (the agent had stopped before saving it)');
+          }
+        } catch (err) {
+          log('error', 'route_error', `removing a leftover quarantine failed (${message(err)}); the next lift or apply retries`);
+        }
+      }
+    },
+  });
   enqueue({ kind: 'task', name: 'startup-window', run: openWindow });
   await network.start(onNetwork);
 

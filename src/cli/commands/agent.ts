@@ -388,10 +388,18 @@ export function agentCommand(io: CliIo, deps: AgentCommandDeps = {}): Command {
           io.err.write(line);
         },
       });
+      // SIGUSR1's default action in Node starts the inspector (a debugger on 127.0.0.1:9229):
+      // hold it from now until the daemon's own handler is installed, then announce once.
+      let earlyAnnounce = false;
+      const holdAnnounce = (): void => {
+        earlyAnnounce = true;
+      };
+      process.on('SIGUSR1', holdAnnounce);
       let running: RunningAgent;
       try {
         running = await startAgentDaemon(settings, trust, { ...deps.daemon, log });
       } catch (err) {
+        process.off('SIGUSR1', holdAnnounce);
         io.err.write(`tattler agent: ${err instanceof Error ? err.message : String(err)}\n`);
         throw new CliExit(1);
       }
@@ -413,6 +421,8 @@ export function agentCommand(io: CliIo, deps: AgentCommandDeps = {}): Command {
             void agent.close().then(resolve, resolve);
           },
         });
+        process.off('SIGUSR1', holdAnnounce);
+        if (earlyAnnounce) agent.announceNow();
       });
       remove();
     });
