@@ -55,3 +55,11 @@ test('buildMixDatagrams() gives 1024 distinct 1232-byte requests, 10 % of fail10
   assert.equal(nonces.size, DATAGRAMS_PER_MIX);
   assert.equal(fails, 103);
 });
+
+test('isPassing() fails a step that lost nothing but queued: p99 above the bound', async () => {
+  const { isPassing, MAX_P99_US } = await import('./collector-search.ts');
+  assert.equal(isPassing({ rate: 1, lossFraction: 0, p99Us: MAX_P99_US }), true);
+  assert.equal(isPassing({ rate: 1, lossFraction: 0, p99Us: MAX_P99_US + 1 }), false);
+  assert.equal(isPassing({ rate: 1, lossFraction: 0.001 }), false);
+  assert.equal(isPassing({ rate: 1, lossFraction: 0.0009 }), true);
+});

@@ -41,6 +41,7 @@ import {
 import {
   SEARCH_DEFAULTS,
   isPassing,
+  MAX_P99_US,
   searchMaxRate,
   type SearchOptions,
   type StepOutcome,
@@ -448,10 +449,10 @@ async function measureServer(context: BenchContext, server: ServerPlan): Promise
       const search = await searchMaxRate(async (rate): Promise<StepOutcome> => {
         const report = await step(rate, plan.stepSeconds);
         reports.set(rate, report);
-        return { rate, lossFraction: report.lossFraction };
+        return { rate, lossFraction: report.lossFraction, p99Us: report.latencyUs.p99 };
       }, plan.search);
       progress(
-        `${label}: max ${formatNumber(search.maxRate)}/s at < 0.1 % loss${search.failedRate === undefined ? '' : ` (${formatNumber(search.failedRate)}/s lost more)`}`,
+        `${label}: max ${formatNumber(search.maxRate)}/s at < 0.1 % loss and p99 ≤ 20 ms${search.failedRate === undefined ? '' : ` (${formatNumber(search.failedRate)}/s lost more)`}`,
       );
       let atHalf: LatencyRun | undefined;
       let atEighty: LatencyRun | undefined;
@@ -605,7 +606,8 @@ async function run(children: Children): Promise<void> {
         `its CoAP token; latency counts from the scheduled send time. Rate search: doubling from ` +
         `${formatNumber(plan.search.startRate)}/s, then bisection to within ${Math.round(plan.search.resolution * 100)} %, ` +
         `${plan.stepSeconds} s per step after a ${plan.warmupSeconds} s warm-up; a step passes with < 0.1 % of requests ` +
-        `unanswered ${DRAIN_MS} ms after the last send. Then ${plan.stepSeconds} s at 50 % and at 80 % of the maximum ` +
+        `unanswered ${DRAIN_MS} ms after the last send and a p99 latency ≤ ${MAX_P99_US / 1000} ms (a standing queue in the ` +
+        `4 MiB socket buffers is an overload even when nothing is lost yet). Then ${plan.stepSeconds} s at 50 % and at 80 % of the maximum ` +
         `(${plan.driftSeconds} s for the PASS mix of the coap baseline and the collector, with the server's RSS, summed over its processes, read before and after). ` +
         `Generator and server share the machine's ${cores} cores; the generator's CPU share is its getrusage time ÷ wall time. ` +
         `Each server runs in its own process: node:dgram echo, the coap package with our core, \`tattler collector\`. ` +
