@@ -116,7 +116,7 @@ test('parseAgentConfig() reports every problem with the key, the problem and the
     [[...MINIMAL, 'dns: [dns.example]'], ['dns[0]: "dns.example" is not an IP address — write the resolver\'s address, e.g. 192.0.2.1 (a name would need DNS to find DNS)']],
     [[...MINIMAL, 'clock: {trusted: yes}'], ['clock.trusted: "yes" is not true or false — write true or false (YAML 1.2: yes/no/on/off are text)']],
     [[...MINIMAL, 'statedir: /tmp'], ['statedir: unknown key — did you mean "stateDir"?']],
-    [[...MINIMAL, 'colour: blue'], ['colour: unknown key — remove it; the keys here are device, mode, collectors, trust, remediationHosts, stateDir, enforcement, startupWindow, quarantine, dns, clock']],
+    [[...MINIMAL, 'colour: blue'], ['colour: unknown key — remove it; the keys here are device, mode, collectors, trust, remediationHosts, stateDir, enforcement, startupWindow, quarantine, dns, clock, owner']],
     [['device: {vendor: a', ''], ['line 2, column 1: Flow map in block collection must be sufficiently indented and end with a } — fix the YAML syntax there']],
     [[''], ['the file is empty — start from examples/agent.yaml (docs/agent.md)']],
   ];

@@ -46,6 +46,7 @@ import {
   type Signed,
   type TrustAnchors,
 } from '../protocol/index.ts';
+import { notifyConfigSchema, type NotifyConfig } from '../owner/notifier.ts';
 import { DEFAULT_COLLECTOR_PORT, type AgentConfig } from './core.ts';
 import { SCHEDULE } from './schedule.ts';
 import { MAX_STATE_HOSTS } from './state.ts';
@@ -54,6 +55,8 @@ import { MAX_STATE_HOSTS } from './state.ts';
 export const MAX_COLLECTORS = Math.floor(MAX_OUTSTANDING_REQUESTS / SCHEDULE.maxAttempts);
 /** Most pre-provisioned key certificates: an operator has a few collector keys, rotating weekly. */
 export const MAX_CERTIFICATES = 16;
+/** Most extra host names the status page answers to: a device has a few mDNS/DHCP names. */
+export const MAX_ALLOWED_HOSTS = 8;
 /** Most DNS resolvers kept reachable: resolv.conf holds at most 3 (MAXNS); 8 is generous. */
 export const MAX_DNS_RESOLVERS = 8;
 /** Routing tables the kernel reserves: 0 unspec, 253 default, 254 main, 255 local. */
@@ -102,6 +105,22 @@ export interface AgentSettings {
   readonly dns: readonly string[] | null;
   /** `trusted`: the wall clock is a battery RTC or an authenticated sync ([P-8.3-4]). */
   readonly clock: { readonly trusted: boolean };
+  /** The owner's channels: the LAN status page and the notifications (docs/agent.md "The owner"). */
+  readonly owner: OwnerSettings;
+}
+
+/** The `owner:` section. */
+export interface OwnerSettings {
+  readonly page: {
+    readonly enabled: boolean;
+    /** Bind address: `0.0.0.0`, `::` or a LAN address of the device. */
+    readonly address: string;
+    readonly port: number;
+    readonly allowedHosts: readonly string[];
+    readonly public: 'status-only' | 'full';
+  };
+  /** The validated `notify:` section; an absent channel is off. */
+  readonly notify: NotifyConfig;
 }
 
 /** Defaults of every optional setting (docs/agent.md lists them as written). */
@@ -115,6 +134,14 @@ export const AGENT_DEFAULTS = Object.freeze({
   // The route layer's defaults (routes.ts DEFAULTS): table 4750, rules at 90 and 91.
   quarantine: Object.freeze({ table: 4750, priority: 90 }),
   clock: Object.freeze({ trusted: false }),
+  // On, on every address, port 8080: a quarantined device's owner needs a page to find without
+  // configuring anything first; the secret, Host allowlist and lockout guard it (docs/owner-page.md).
+  ownerPage: Object.freeze({
+    enabled: true,
+    address: '0.0.0.0',
+    port: 8080,
+    public: 'status-only',
+  }),
 });
 
 /** A config file that cannot be used; `problems` lists every problem found, in file order. */
@@ -233,6 +260,15 @@ function modeCheck(input: unknown, fail: (message: string) => never): AgentMode 
   if (input === false)
     return fail('false is not a mode — write off (quoted or not), private or identified');
   return fail(`${describe(input)} is not a mode — write private (the default), identified or off`);
+}
+
+const pageAddressCheck = ipCheckWith(
+  'write a LAN address of the device, e.g. 192.168.1.20, or 0.0.0.0 for every address (names go in allowedHosts)',
+);
+
+function publicCheck(input: unknown, fail: (message: string) => never): 'status-only' | 'full' {
+  if (input === 'status-only' || input === 'full') return input;
+  return fail(`${describe(input)} is not a choice — write status-only (the default) or full`);
 }
 
 function tableCheck(input: unknown, fail: (message: string) => never): number {
@@ -360,6 +396,25 @@ const configSchema = section(
       example: '[192.0.2.1, "2001:db8::1"]',
     }).optional(),
     clock: section({ trusted: leaf(booleanCheck) }, '{trusted: false}').optional(),
+    owner: section(
+      {
+        page: section(
+          {
+            enabled: leaf(booleanCheck),
+            address: leaf(pageAddressCheck),
+            port: leaf(integerCheck({ min: 1, max: 65_535, example: '8080' })),
+            allowedHosts: list(requiredLeaf(hostCheck, 'camera.local'), {
+              max: MAX_ALLOWED_HOSTS,
+              example: '[camera.local]',
+            }).optional(),
+            public: leaf(publicCheck),
+          },
+          '{enabled: true, address: 0.0.0.0, port: 8080, allowedHosts: [camera.local]}',
+        ).optional(),
+        notify: notifyConfigSchema.optional(),
+      },
+      '{page: {port: 8080}, notify: {syslog: {}}}',
+    ).optional(),
   },
   'device: {...}',
 );
@@ -407,6 +462,16 @@ function toSettings(parsed: ParsedConfig, file: string): AgentSettings {
     },
     dns: parsed.dns?.map((r) => r.address) ?? null,
     clock: { trusted: parsed.clock?.trusted ?? d.clock.trusted },
+    owner: {
+      page: {
+        enabled: parsed.owner?.page?.enabled ?? d.ownerPage.enabled,
+        address: parsed.owner?.page?.address?.address ?? d.ownerPage.address,
+        port: parsed.owner?.page?.port ?? d.ownerPage.port,
+        allowedHosts: parsed.owner?.page?.allowedHosts ?? [],
+        public: parsed.owner?.page?.public ?? d.ownerPage.public,
+      },
+      notify: parsed.owner?.notify ?? {},
+    },
   };
 }
 
@@ -625,6 +690,18 @@ export function summarizeAgentConfig(settings: AgentSettings): string {
       settings.clock.trusted
         ? 'wall clock trusted (RTC or authenticated time)'
         : 'wall clock not trusted: lifetimes on the monotonic clock only',
+    ],
+    [
+      'owner page',
+      settings.owner.page.enabled
+        ? `${formatEndpoint(settings.owner.page)} (${settings.owner.page.public === 'full' ? 'advisories public' : 'status only without the secret'})`
+        : 'off',
+    ],
+    [
+      'notify',
+      Object.keys(settings.owner.notify).length === 0
+        ? 'no channels'
+        : Object.keys(settings.owner.notify).join(', '),
     ],
     ['state', settings.stateDir],
   ];

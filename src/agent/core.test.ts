@@ -101,6 +101,11 @@ test('onEvent() quarantines on a real collector FAIL: hosts, advisories, lifetim
       remediationHosts: [...DIR859_HOSTS],
       swVersion: '1.05B03',
       remainingSeconds: 7 * 86_400,
+      // The owner's facts from the signed record, and when the FAIL was first accepted.
+      cvss10: 98,
+      kev: true,
+      fixedVersions: ['2.0'],
+      sinceSeconds: NOW,
     },
     lastExchange: { outcome: 'accepted', status: 'fail', scopeCheck: 'verified', refusals: {} },
   });

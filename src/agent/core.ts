@@ -30,6 +30,7 @@ import {
   isProtocolError,
   modelHash,
   openNonceBook,
+  effectiveNow,
   raiseTimeFloor,
   readKeyCertificate,
   remainingSeconds,
@@ -59,6 +60,7 @@ import {
 } from './schedule.ts';
 import {
   MAX_STATE_CERTIFICATES,
+  MAX_STATE_FIXED_VERSIONS,
   STATE_VERSION,
   encodeState,
   type AnswerProblem,
@@ -213,6 +215,12 @@ export interface FailInForce {
   readonly endsAtMs: number;
   /** Seconds left at the last checkpoint (the persisted value). */
   readonly checkpointSeconds: number;
+  /** The owner's facts from the signed record or matched bucket entries ({@link PersistedFail}). */
+  readonly cvss10?: number;
+  readonly kev?: boolean;
+  readonly fixedVersions?: readonly string[];
+  /** When the FAIL was first accepted (time floor or trusted wall time), epoch seconds. */
+  readonly sinceSeconds?: number;
 }
 
 /** The owner's override in force. */
@@ -425,6 +433,10 @@ export function persistedStateOf(state: AgentState): PersistedState {
             remediationHosts: fail.remediationHosts,
             swVersion: fail.swVersion,
             remainingSeconds: fail.checkpointSeconds,
+            ...(fail.cvss10 === undefined ? {} : { cvss10: fail.cvss10 }),
+            ...(fail.kev === undefined ? {} : { kev: fail.kev }),
+            ...(fail.fixedVersions === undefined ? {} : { fixedVersions: fail.fixedVersions }),
+            ...(fail.sinceSeconds === undefined ? {} : { sinceSeconds: fail.sinceSeconds }),
           },
         }),
     ...(override === undefined
@@ -783,6 +795,20 @@ function scheduleAfterAnswer(run: Run): void {
     wantAnnounce(run, now + periodicDelayMs(run.clock.random, scheduleOf(run.state)), 'periodic');
 }
 
+/** The owner's facts of an accepted FAIL: the record's, or the worst of the matched entries. */
+function failFactsOf(accepted: Accepted): Pick<FailInForce, 'cvss10' | 'kev' | 'fixedVersions'> {
+  const sources: readonly { cvss10: number | null; kev: boolean; fixed: readonly string[] }[] =
+    accepted.record !== undefined ? [accepted.record] : (accepted.entries ?? []);
+  if (sources.length === 0) return {};
+  const scores = sources.flatMap((s) => (s.cvss10 === null ? [] : [s.cvss10]));
+  const fixed = [...new Set(sources.flatMap((s) => s.fixed))].slice(0, MAX_STATE_FIXED_VERSIONS);
+  return {
+    ...(scores.length === 0 ? {} : { cvss10: Math.max(...scores) }),
+    kev: sources.some((s) => s.kev),
+    ...(fixed.length === 0 ? {} : { fixedVersions: fixed }),
+  };
+}
+
 function applyAccepted(run: Run, accepted: Accepted): void {
   const now = run.clock.monotonicMs;
   const { config } = run.state;
@@ -791,7 +817,18 @@ function applyAccepted(run: Run, accepted: Accepted): void {
       ...new Set((accepted.entries ?? []).flatMap((e) => e.advisories)),
     ];
     const remediationHosts = accepted.record?.remediationHosts ?? config.remediationHosts ?? [];
-    const renewed = run.state.fail !== undefined;
+    const previous = run.state.fail;
+    const renewed = previous !== undefined;
+    const facts = failFactsOf(accepted);
+    // A renewal of the same advisories keeps when it began; a different FAIL starts anew.
+    const sameFail =
+      previous !== undefined &&
+      previous.advisories.length === advisories.length &&
+      previous.advisories.every((a) => advisories.includes(a));
+    const sinceSeconds =
+      sameFail && previous.sinceSeconds !== undefined
+        ? previous.sinceSeconds
+        : effectiveNow(timeViewOf(run));
     update(run, {
       fail: {
         mode: accepted.mode,
@@ -800,6 +837,8 @@ function applyAccepted(run: Run, accepted: Accepted): void {
         swVersion: config.device.swVersion,
         endsAtMs: now + accepted.lifetimeSeconds * 1000,
         checkpointSeconds: accepted.lifetimeSeconds,
+        ...facts,
+        ...(sinceSeconds > 0 ? { sinceSeconds } : {}),
       },
     });
     run.reason = `${renewed ? 'renewed' : 'accepted'} FAIL (${advisories.join(', ')})`;

@@ -61,6 +61,7 @@ async function start(
     ...(options.realSchedule === true ? {} : { schedule: FAST_SCHEDULE }),
     systemResolvers: () => Promise.resolve(['192.0.2.1']),
     startupWindow: null,
+    ownerPagePort: 0,
     ...deps,
     log: deps.log.sink,
   });

@@ -12,8 +12,12 @@ import { Resolver } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LogSink } from '../logging/log.ts';
+import { createNotifier, type Notifier, type NotifierDeps } from '../owner/notifier.ts';
+import { startStatusPage, type StatusPage } from '../owner/status-page.ts';
+import type { OwnerStatus } from '../owner/types.ts';
 import { REFUSAL_CODES, formatIp, parseIp } from '../protocol/index.ts';
 import {
   loadAgentConfig,
@@ -35,6 +39,9 @@ import {
   type TimerId,
 } from './core.ts';
 import { createNetworkMonitor, type NetworkMonitor, type NetworkView } from './network-monitor.ts';
+import { logWanOutcome, withWanAddress } from './wan-address.ts';
+import { OwnerRequestError, takeOwnerRequest, type OwnerRequest } from './owner-request.ts';
+import { ownerStatusOf } from './owner-view.ts';
 import {
   applyQuarantine,
   createIpExec,
@@ -56,6 +63,8 @@ import {
   readStateFile,
   readStatusFile,
   removePidFile,
+  STATE_FILES,
+  type OwnerRequestOutcome,
   writePidFile,
   writeStateFile,
   writeStatusFile,
@@ -135,6 +144,15 @@ export interface AgentDaemonDeps {
   readonly pid?: number;
   readonly routeRetryMs?: number;
   readonly startupWindowCapMs?: number;
+  /** The status page's port instead of `owner.page.port` (tests: 0 picks a free one). */
+  readonly ownerPagePort?: number;
+  /** Notification channel knobs (tests: webhook retries, fetch). */
+  readonly notifier?: Omit<NotifierDeps, 'log'>;
+  /**
+   * Receives the owner secret generated at the first start, once; the CLI writes it to stderr.
+   * Default: process.stderr. The secret never goes to the log.
+   */
+  readonly onOwnerSecret?: (secret: string) => void;
 }
 
 /** A running agent. */
@@ -157,6 +175,22 @@ export interface RunningAgent {
   close(): Promise<void>;
   /** Resolves once every queued event and task is done. */
   idle(): Promise<void>;
+  /** What the owner sees now (the status page and notifications show this). */
+  ownerStatus(): OwnerStatus;
+  /**
+   * The owner overrides the quarantine in force (its advisories, this software version), for
+   * `forSeconds` or until resumed. Rejects with {@link OwnerRequestError} `NOT_QUARANTINED` or
+   * `NOT_COVERED`.
+   */
+  override(reason: string, forSeconds?: number): Promise<OwnerStatus>;
+  /** Ends the owner's override; rejects with {@link OwnerRequestError} `NOT_OVERRIDDEN`. */
+  resume(): Promise<OwnerStatus>;
+  /** SIGUSR2: takes owner-request.json, acts on it and writes the outcome to status.json. */
+  handleOwnerRequest(): void;
+  /** Where the status page listens, when it runs. */
+  ownerPageAddress(): { address: string; port: number } | undefined;
+  /** Resolves once the status page has started (or failed to), with its address if it runs. */
+  ownerPageStarted(): Promise<{ address: string; port: number } | undefined>;
 }
 
 type Job =
@@ -252,13 +286,22 @@ export async function startAgentDaemon(
       if (settings.dns !== null) r.setServers([...settings.dns]);
       return r;
     })();
+  // WAN address hook ([P-8.5-4], src/agent/wan-address.ts): views with a default route carry the
+  // IPv4 gateway's answer (PCP / NAT-PMP / UPnP IGD) as wanIpv4; `wan_address` logs each outcome once.
   const network =
     deps.network ??
-    createNetworkMonitor({
-      onError: (text) => {
-        log('warn', 'network_error', text);
+    withWanAddress(
+      createNetworkMonitor({
+        onError: (text) => {
+          log('warn', 'network_error', text);
+        },
+      }),
+      {
+        onOutcome: (outcome) => {
+          logWanOutcome(log, outcome);
+        },
       },
-    });
+    );
 
   function coreOptions(): { schedule?: Schedule; answerWindowMs?: number } {
     return {
@@ -549,6 +592,7 @@ export async function startAgentDaemon(
   let lastAcceptedIso: string | undefined = previous?.lastAcceptedIso;
   let statusSince = new Date(wallMs()).toISOString();
   let statusReason = 'start';
+  let lastOwnerRequest: OwnerRequestOutcome | undefined;
 
   async function writeStatus(): Promise<void> {
     try {
@@ -560,6 +604,7 @@ export async function startAgentDaemon(
         sinceIso: statusSince,
         reason: statusReason,
         ...(lastAcceptedIso === undefined ? {} : { lastAcceptedIso }),
+        ...(lastOwnerRequest === undefined ? {} : { ownerRequest: lastOwnerRequest }),
       });
     } catch (err) {
       log('error', 'state_error', `writing status.json failed: ${message(err)}`);
@@ -638,6 +683,7 @@ export async function startAgentDaemon(
             new: effect.new,
           });
           await writeStatus();
+          tellOwner(effect, carried);
           break;
         }
         case 'log':
@@ -653,6 +699,152 @@ export async function startAgentDaemon(
     if (accepted) {
       await writeStatus();
       await closeWindow('verdict');
+    }
+  }
+
+  // ---- the owner: status page, notifications, override and resume ------------------------------
+  const notifier: Notifier = createNotifier(settings.owner.notify, { log, ...deps.notifier });
+  let page: StatusPage | undefined;
+
+  function ownerView(): OwnerStatus {
+    return ownerStatusOf(settings, state, {
+      wallMs: wallMs(),
+      monotonicMs: monotonicMs(),
+      statusSinceIso: statusSince,
+    });
+  }
+
+  /** Sends a status change to every channel; never throws, never waits (the notifier queues). */
+  function tellOwner(effect: Extract<AgentEffect, { kind: 'status' }>, carried: boolean): void {
+    // A restart in the same status, or a first start into clear/off, is no news for the owner.
+    if (carried) return;
+    if (effect.old === 'starting' && previous === undefined && (effect.new === 'clear' || effect.new === 'off'))
+      return;
+    try {
+      notifier.notify({
+        previous: effect.old,
+        current: ownerView(),
+        at: new Date(wallMs()).toISOString(),
+        reason: effect.reason,
+      });
+    } catch (err) {
+      log('error', 'notify_failed', `queueing the status change failed: ${message(err)}`);
+    }
+  }
+
+  /** Acts on an owner request; runs inside the queue (a task), so the state cannot change under it. */
+  async function actForOwner(
+    request: { action: 'override'; reason: string; forSeconds?: number } | { action: 'resume' },
+  ): Promise<OwnerStatus> {
+    if (request.action === 'override') {
+      if (state.status !== 'quarantined')
+        throw new OwnerRequestError(
+          'NOT_QUARANTINED',
+          `nothing to override: the device is ${state.status}, not quarantined`,
+        );
+      const step = onEvent(
+        state,
+        {
+          kind: 'override',
+          reason: request.reason,
+          ...(request.forSeconds === undefined ? {} : { forSeconds: request.forSeconds }),
+        },
+        clock(),
+      );
+      state = step.state;
+      await perform(step.effects);
+      if (state.status !== 'overridden')
+        throw new OwnerRequestError(
+          'NOT_COVERED',
+          `the override does not cover the FAIL in force (${state.fail?.advisories.join(', ') ?? 'none'}); the device stays ${state.status}`,
+        );
+      return ownerView();
+    }
+    if (state.status !== 'overridden')
+      throw new OwnerRequestError(
+        'NOT_OVERRIDDEN',
+        `nothing to resume: the device is ${state.status}, no override is in force`,
+      );
+    const step = onEvent(state, { kind: 'resume' }, clock());
+    state = step.state;
+    await perform(step.effects);
+    return ownerView();
+  }
+
+  /** Queues an owner request behind whatever the agent is doing, and resolves with its outcome. */
+  function ownerAct(
+    request: { action: 'override'; reason: string; forSeconds?: number } | { action: 'resume' },
+  ): Promise<OwnerStatus> {
+    if (closed) return Promise.reject(new OwnerRequestError('STOPPED', 'the agent is stopping'));
+    return new Promise((resolve, reject) => {
+      enqueue({
+        kind: 'task',
+        name: `owner ${request.action}`,
+        run: () => actForOwner(request).then(resolve, reject),
+      });
+    });
+  }
+
+  async function takeRequest(): Promise<void> {
+    let request: OwnerRequest | 'invalid' | undefined;
+    try {
+      request = await takeOwnerRequest(stateDir);
+    } catch (err) {
+      log('error', 'owner_request_error', `reading ${STATE_FILES.ownerRequest} failed: ${message(err)}`);
+      return;
+    }
+    if (request === undefined) return;
+    if (request === 'invalid') {
+      log('warn', 'owner_request_invalid', `${STATE_FILES.ownerRequest} was not a request (removed)`);
+      return;
+    }
+    try {
+      const view = await actForOwner(request);
+      lastOwnerRequest = { id: request.id, ok: true, message: `the device is ${view.status}` };
+      log('info', 'owner_request', `owner ${request.action} from the command line: the device is ${view.status}`, {
+        action: request.action,
+      });
+    } catch (err) {
+      if (!(err instanceof OwnerRequestError)) throw err;
+      lastOwnerRequest = { id: request.id, ok: false, message: err.message };
+      log('warn', 'owner_request_refused', `owner ${request.action} refused: ${err.message}`, { code: err.code });
+    }
+    await writeStatus();
+  }
+
+  async function startPage(): Promise<void> {
+    const options = settings.owner.page;
+    if (!options.enabled) return;
+    try {
+      page = await startStatusPage(
+        {
+          address: options.address,
+          port: deps.ownerPagePort ?? options.port,
+          allowedHosts: options.allowedHosts,
+          public: options.public,
+          secretPath: join(stateDir, STATE_FILES.ownerSecret),
+        },
+        {
+          status: ownerView,
+          override: (reason, forSeconds) =>
+            ownerAct({ action: 'override', reason, ...(forSeconds === undefined ? {} : { forSeconds }) }),
+          resume: () => ownerAct({ action: 'resume' }),
+          clock: { monotonicMs },
+          log,
+        },
+      );
+    } catch (err) {
+      // The page is for people; the quarantine never waits for it.
+      log('error', 'owner_page_error', `the status page did not start: ${message(err)}; the agent runs without it`);
+      return;
+    }
+    if (page.newSecret !== undefined) {
+      // The secret goes to stderr once, never to the (JSON) log: logs are shipped and kept.
+      log('warn', 'owner_secret_new', `a new owner secret for the status page was generated and printed once on stderr; its hash is in ${join(stateDir, STATE_FILES.ownerSecret)}`);
+      const show = deps.onOwnerSecret ?? ((secret: string): void => {
+        process.stderr.write(`tattler agent: owner secret for the status page (shown once, write it down): ${secret}\n`);
+      });
+      show(page.newSecret);
     }
   }
 
@@ -724,6 +916,8 @@ export async function startAgentDaemon(
     },
   });
   enqueue({ kind: 'task', name: 'startup-window', run: openWindow });
+  // Not awaited: the page (a scrypt hash at the first start) never delays the core or start-up.
+  const pageStarted = startPage();
   await network.start(onNetwork);
 
   function idle(): Promise<void> {
@@ -756,6 +950,7 @@ export async function startAgentDaemon(
         next.quarantine.priority !== settings.quarantine.priority
           ? 'quarantine'
           : null,
+        JSON.stringify(next.owner) !== JSON.stringify(settings.owner) ? 'owner' : null,
       ].filter((x) => x !== null);
       if (kept.length > 0)
         log('warn', 'reload_partial', `${kept.join(' and ')} take effect on restart only`);
@@ -767,7 +962,12 @@ export async function startAgentDaemon(
             try {
               const keep = persistedStateOf(state);
               for (const id of [...timers.keys()]) cancelTimer(id);
-              settings = { ...next, stateDir: settings.stateDir, quarantine: settings.quarantine };
+              settings = {
+                ...next,
+                stateDir: settings.stateDir,
+                quarantine: settings.quarantine,
+                owner: settings.owner,
+              };
               await loadResolvers();
               closeSockets();
               await openSockets();
@@ -799,10 +999,22 @@ export async function startAgentDaemon(
       if (refreshTimer !== undefined) clearTimeout(refreshTimer);
       await closeWindow('stop');
       closeSockets();
+      await pageStarted;
+      await page?.close();
+      await notifier.close();
       await removePidFile(stateDir, pid).catch(() => undefined);
       log('info', 'stopped', `agent stopped (status ${status}; a quarantine stays in place)`, { status });
     },
     idle,
+    ownerStatus: ownerView,
+    override: (reason, forSeconds) =>
+      ownerAct({ action: 'override', reason, ...(forSeconds === undefined ? {} : { forSeconds }) }),
+    resume: () => ownerAct({ action: 'resume' }),
+    handleOwnerRequest() {
+      enqueue({ kind: 'task', name: 'owner request', run: takeRequest });
+    },
+    ownerPageAddress: () => page?.address,
+    ownerPageStarted: () => pageStarted.then(() => page?.address),
   };
 }
 

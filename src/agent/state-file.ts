@@ -15,6 +15,8 @@ export const STATE_FILES = Object.freeze({
   state: 'state.json',
   status: 'status.json',
   pid: 'agent.pid',
+  ownerRequest: 'owner-request.json',
+  ownerSecret: 'owner-secret.json',
 });
 
 /** The file-system calls the writer makes; tests inject a failing `rename` to simulate a crash. */
@@ -136,6 +138,16 @@ export interface StatusRecord {
   readonly reason: string;
   /** Wall-clock time of the last accepted answer, if any since the agent started keeping this. */
   readonly lastAcceptedIso?: string;
+  /** The outcome of the last `tattler agent override`/`resume` request, matched by its id. */
+  readonly ownerRequest?: OwnerRequestOutcome;
+}
+
+/** What became of one owner request. */
+export interface OwnerRequestOutcome {
+  readonly id: string;
+  readonly ok: boolean;
+  /** One sentence for the person who asked. */
+  readonly message: string;
 }
 
 /** Writes `status.json` atomically. */
@@ -169,6 +181,18 @@ export async function readStatusFile(dir: string): Promise<StatusRecord | undefi
     (v.lastAcceptedIso !== undefined && !text(v.lastAcceptedIso))
   )
     return undefined;
+  const r: unknown = v.ownerRequest;
+  const request =
+    typeof r === 'object' && r !== null
+      ? (r as Record<string, unknown>)
+      : undefined;
+  const ownerRequest =
+    request !== undefined &&
+    text(request.id) &&
+    typeof request.ok === 'boolean' &&
+    text(request.message)
+      ? { id: request.id, ok: request.ok, message: request.message }
+      : undefined;
   return {
     version: 1,
     mode: v.mode,
@@ -177,6 +201,7 @@ export async function readStatusFile(dir: string): Promise<StatusRecord | undefi
     sinceIso: v.sinceIso,
     reason: v.reason,
     ...(v.lastAcceptedIso === undefined ? {} : { lastAcceptedIso: v.lastAcceptedIso }),
+    ...(ownerRequest === undefined ? {} : { ownerRequest }),
   };
 }
 

@@ -30,6 +30,8 @@ const FULL: PersistedState = {
   lastExchange: { outcome: 'unanswered', refusals: { BAD_SIGNATURE: 2, MALFORMED: 1 } },
 };
 
+const FAIL_ONLY = FULL.fail ?? assert.fail('FULL has a fail');
+
 function codeOf(text: string): StateErrorCode | undefined {
   try {
     decodeState(text);
@@ -53,6 +55,41 @@ test('decodeState() reads back what encodeState() wrote', () => {
     lastExchange: { outcome: 'accepted', status: 'fail', scopeCheck: 'advisory', refusals: {} },
   };
   assert.deepEqual(decodeState(encodeState(accepted)), accepted);
+});
+
+test('decodeState() keeps the owner facts of a FAIL, and reads files written before them', () => {
+  const withFacts: PersistedState = {
+    ...FULL,
+    fail: {
+      ...FAIL_ONLY,
+      cvss10: 98,
+      kev: true,
+      fixedVersions: ['1.06'],
+      sinceSeconds: 1_795_672_800,
+    },
+  };
+  assert.deepEqual(decodeState(encodeState(withFacts)), withFacts);
+  // The shape of a state.json written before the owner's channels: no new keys.
+  const older =
+    '{"version":1,"timeFloorSeconds":5,"unanswered":0,"fail":{"mode":"private","advisories":["CVE-2019-17621"],"remediationHosts":[],"swVersion":"1.05B03","remainingSeconds":60}}';
+  assert.deepEqual(decodeState(older).fail, {
+    mode: 'private',
+    advisories: ['CVE-2019-17621'],
+    remediationHosts: [],
+    swVersion: '1.05B03',
+    remainingSeconds: 60,
+  });
+  for (const bad of [
+    { cvss10: 101 },
+    { kev: 'yes' },
+    { fixedVersions: Array(9).fill('1') },
+    { sinceSeconds: -1 },
+  ])
+    assert.equal(
+      codeOf(edit({ fail: { ...FULL.fail, ...bad } })),
+      'BAD_FIELD',
+      JSON.stringify(bad),
+    );
 });
 
 test('decodeState() refuses malformed state with a code', () => {

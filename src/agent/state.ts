@@ -17,15 +17,18 @@ export const STATE_VERSION = 1;
  * Largest state file accepted: 16 KiB. The largest legal state is about 16,100 bytes: ~6 KiB
  * (64 advisories × 48 bytes twice, 4 hosts × 253 bytes, a 256-byte reason, 30 refusal counters ×
  * ~40 bytes) and 4 certificates × (2 × 1214 hex digits + 3) = 9,724 bytes. Real certificates are
- * ~200 bytes.
+ * ~200 bytes. The owner's facts of a FAIL add ≤ 8 fixed versions × (64 + 3) bytes plus ~60 bytes
+ * of keys and numbers = ~600 bytes, so 16 KiB + 1 KiB.
  */
-export const MAX_STATE_BYTES = 16_384;
+export const MAX_STATE_BYTES = 17_408;
 /** Key certificates kept from certificate queries ([P-8.7-4]): one per collector key in use, rounded up. */
 export const MAX_STATE_CERTIFICATES = 4;
 /** Advisories of one FAIL: a record has ≤ 16; a private FAIL unions ≤ 20 entries × 2 on one page, rounded up. */
 export const MAX_STATE_ADVISORIES = 64;
 /** Remediation host names of one FAIL: the record's ≤ 4 ([P-6.2-3]) or the configured ones. */
 export const MAX_STATE_HOSTS = 4;
+/** Fixed versions kept of one FAIL: a record carries at most 8 (MAX_RECORD_FIXED). */
+export const MAX_STATE_FIXED_VERSIONS = 8;
 /** Bytes of an override reason, as the owner typed it. */
 export const MAX_REASON_BYTES = 256;
 /** Bytes of an advisory id, version or host name (the wire limits: 48, 64, 253). */
@@ -62,6 +65,17 @@ export interface PersistedFail {
   readonly swVersion: string;
   /** Seconds left at the last checkpoint, rounded up ([P-8.3-6]). */
   readonly remainingSeconds: number;
+  /**
+   * Highest CVSS base score × 10 (0..100) of the record, or of the bucket entries that matched;
+   * absent when the feed gave none (and in files written before it was kept).
+   */
+  readonly cvss10?: number;
+  /** True when the record, or any matched bucket entry, is in CISA KEV; absent in older files. */
+  readonly kev?: boolean;
+  /** Versions that fix it (the record's, or the union of the matched entries'); absent when none. */
+  readonly fixedVersions?: readonly string[];
+  /** When the FAIL was first accepted: the time floor or trusted wall time then, epoch seconds. */
+  readonly sinceSeconds?: number;
 }
 
 /** The owner's override: it covers a FAIL of these advisories on this software version only. */
@@ -185,14 +199,26 @@ function readFail(value: unknown): PersistedFail {
   const path = 'state.fail';
   const o = object(value, path, {
     required: ['mode', 'advisories', 'remediationHosts', 'swVersion', 'remainingSeconds'],
-    optional: [],
+    // Kept since the owner's channels; files written before them lack these keys.
+    optional: ['cvss10', 'kev', 'fixedVersions', 'sinceSeconds'],
   });
+  if (o.kev !== undefined && typeof o.kev !== 'boolean') fail(`${path}.kev`, 'a boolean', o.kev);
   return {
     mode: oneOf(o.mode, `${path}.mode`, ['identified', 'private'] as const),
     advisories: texts(o.advisories, `${path}.advisories`, MAX_STATE_ADVISORIES),
     remediationHosts: texts(o.remediationHosts, `${path}.remediationHosts`, MAX_STATE_HOSTS),
     swVersion: text(o.swVersion, `${path}.swVersion`, MAX_TEXT_BYTES),
     remainingSeconds: count(o.remainingSeconds, `${path}.remainingSeconds`, MAX_REMAINING_SECONDS),
+    ...(o.cvss10 === undefined ? {} : { cvss10: count(o.cvss10, `${path}.cvss10`, 100) }),
+    ...(typeof o.kev === 'boolean' ? { kev: o.kev } : {}),
+    ...(o.fixedVersions === undefined
+      ? {}
+      : {
+          fixedVersions: texts(o.fixedVersions, `${path}.fixedVersions`, MAX_STATE_FIXED_VERSIONS),
+        }),
+    ...(o.sinceSeconds === undefined
+      ? {}
+      : { sinceSeconds: count(o.sinceSeconds, `${path}.sinceSeconds`, Number.MAX_SAFE_INTEGER) }),
   };
 }
 

@@ -123,7 +123,7 @@ test('tattler agent announce-now signals the running agent (SIGUSR1), and says s
   const collectorConfig = await writeCollectorDir(home, [], { nowSeconds: Math.floor(Date.now() / 1000) });
   const collector: RunningCollector = await startCollector(await loadCollectorConfig(collectorConfig), { log: () => undefined });
   const port = collector.addresses()[0]?.port ?? 0;
-  const config = await writeAgentConfig(home, { port, version: '2.1' });
+  const config = await writeAgentConfig(home, { port, version: '2.1', extra: ['owner: {page: {enabled: false}}'] });
   const child = spawn(process.execPath, [TATTLER, 'agent', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = createInterface({ input: child.stderr });
   const events: { event?: string; msg?: string }[] = [];
@@ -159,4 +159,42 @@ test('tattler agent announce-now signals the running agent (SIGUSR1), and says s
     await collector.close();
   }
   assert.ok(events.some((e) => e.event === 'stopped'));
+});
+
+test('tattler agent override/resume reach the running agent (owner-request.json + SIGUSR2) and exit 1 when there is nothing to do or no agent', async () => {
+  const none = await runCli(['agent', 'override', '--reason', 'x', '--state-dir', join(dir, 'nothing')]);
+  assert.equal(none.code, 1);
+  assert.match(none.err, /no agent\.pid in .*: the agent is not running/);
+  const badUntil = await runCli(['agent', 'override', '--reason', 'x', '--until', 'soon', '--state-dir', join(dir, 'nothing')]);
+  assert.equal(badUntil.code, 1);
+  assert.match(badUntil.err, /--until: duration "soon"/);
+  assert.equal((await runCli(['agent', 'override', '--state-dir', join(dir, 'nothing')])).code, 1);
+
+  // A real `tattler agent` process, patched firmware: clear, so both requests are refused by it.
+  const home = await mkdtemp(join(dir, 'owner-'));
+  const collectorConfig = await writeCollectorDir(home, [], { nowSeconds: Math.floor(Date.now() / 1000) });
+  const collector: RunningCollector = await startCollector(await loadCollectorConfig(collectorConfig), { log: () => undefined });
+  const port = collector.addresses()[0]?.port ?? 0;
+  const config = await writeAgentConfig(home, { port, version: '2.1', extra: ['owner: {page: {enabled: false}}'] });
+  const child = spawn(process.execPath, [TATTLER, 'agent', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines = createInterface({ input: child.stderr });
+  const accepted = new Promise<void>((resolve) => {
+    lines.on('line', (line) => {
+      if (line.startsWith('{') && (JSON.parse(line) as { event?: string }).event === 'accepted') resolve();
+    });
+  });
+  try {
+    await accepted;
+    const override = await runCli(['agent', 'override', '--reason', 'camera needed', '--until', '2h', '--config', config]);
+    assert.equal(override.code, 1, override.out);
+    assert.match(override.err, /^tattler agent override: nothing to override: the device is clear, not quarantined\n$/);
+    const resume = await runCli(['agent', 'resume', '--state-dir', join(home, 'state')]);
+    assert.equal(resume.code, 1, resume.out);
+    assert.match(resume.err, /nothing to resume: the device is clear/);
+  } finally {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    await collector.close();
+  }
 });

@@ -1,10 +1,12 @@
 /**
  * `tattler agent`: runs the device agent (`--config FILE`) until SIGTERM/SIGINT (SIGHUP reloads,
- * SIGUSR1 announces now), checks its config (`--check-config FILE`), shows its state (`status`)
- * and asks a running agent to announce (`announce-now`).
+ * SIGUSR1 announces now, SIGUSR2 takes an owner request), checks its config (`--check-config
+ * FILE`), shows its state (`status`), asks a running agent to announce (`announce-now`), and
+ * overrides or resumes its quarantine for the owner (`override`, `resume`).
  * @module
  */
 import { Command, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   AgentConfigError,
@@ -23,8 +25,14 @@ import {
   readStatusFile,
   type StatusRecord,
 } from '../../agent/state-file.ts';
-import type { PersistedState } from '../../agent/state.ts';
-import { formatDuration } from '../../protocol/index.ts';
+import {
+  MAX_OVERRIDE_SECONDS,
+  waitForOwnerOutcome,
+  writeOwnerRequest,
+  type OwnerRequest,
+} from '../../agent/owner-request.ts';
+import { MAX_REASON_BYTES, type PersistedState } from '../../agent/state.ts';
+import { formatDuration, parseDuration } from '../../protocol/index.ts';
 import {
   LOG_FORMATS,
   LOG_LEVELS,
@@ -40,6 +48,8 @@ import type { CliIo } from '../io.ts';
 export interface AgentSignalHandlers {
   reload(): void;
   announceNow(): void;
+  /** SIGUSR2: an owner request waits in owner-request.json. */
+  ownerRequest(): void;
   stop(): void;
 }
 
@@ -63,13 +73,18 @@ function processSignals(handlers: AgentSignalHandlers): () => void {
   const stop = (): void => {
     handlers.stop();
   };
+  const ownerRequest = (): void => {
+    handlers.ownerRequest();
+  };
   process.on('SIGHUP', reload);
   process.on('SIGUSR1', announce);
+  process.on('SIGUSR2', ownerRequest);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return () => {
     process.off('SIGHUP', reload);
     process.off('SIGUSR1', announce);
+    process.off('SIGUSR2', ownerRequest);
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   };
@@ -329,6 +344,120 @@ function announceNowCommand(io: CliIo): Command {
     });
 }
 
+/** How long `override`/`resume` wait for the agent's answer in status.json. */
+export const OWNER_REQUEST_TIMEOUT_MS = 5_000;
+
+/** The running agent's pid for `name`, or exit 1 saying why there is none. */
+async function runningAgentOrExit(io: CliIo, name: string, dir: string): Promise<number> {
+  const pid = await readPidFile(dir);
+  if (pid === undefined) {
+    io.err.write(
+      `tattler agent ${name}: no ${STATE_FILES.pid} in ${dir}: the agent is not running (start it with tattler agent --config FILE)\n`,
+    );
+    throw new CliExit(1);
+  }
+  if ((await findRunningAgent(dir)) !== pid) {
+    io.err.write(
+      `tattler agent ${name}: pid ${pid} in ${join(dir, STATE_FILES.pid)} is not a running tattler agent (a stale file); nothing sent\n`,
+    );
+    throw new CliExit(1);
+  }
+  return pid;
+}
+
+function ownerRequestCommand(io: CliIo, action: 'override' | 'resume'): Command {
+  const command = new Command(action)
+    .description(
+      action === 'override'
+        ? "the owner overrides the quarantine in force: full network access at the owner's risk"
+        : "end the owner's override: the quarantine applies again",
+    )
+    .option('--state-dir <dir>', 'the state directory holding agent.pid')
+    .option('--config <file>', 'take the state directory from this config');
+  if (action === 'override')
+    command
+      .requiredOption(
+        '--reason <text>',
+        `why (kept and shown to the owner; at most ${MAX_REASON_BYTES} bytes)`,
+      )
+      .option('--until <duration>', 'for how long, e.g. 2h or 1d (default: until resumed)');
+  return command
+    .addHelpText(
+      'after',
+      `\nThe request goes to the running agent (owner-request.json in the state directory and\n` +
+        `SIGUSR2); it answers in status.json within ${OWNER_REQUEST_TIMEOUT_MS / 1000} s.\n` +
+        (action === 'override'
+          ? 'An override covers the FAIL in force only: a new FAIL for other advisories quarantines again.\n'
+          : '') +
+        `Exit status: 0 with the new status printed; 1 when no agent runs, when ${action === 'override' ? 'the device is not quarantined or the override does not cover the FAIL' : 'no override is in force'}, or no answer came.\n` +
+        `\nExample:\n  tattler agent ${action} ${action === 'override' ? '--reason "camera needed tonight" --until 12h ' : ''}--config /etc/tattler/agent.yaml\n`,
+    )
+    .action(async function runOwnerRequest(options: {
+      stateDir?: string;
+      config?: string;
+      reason?: string;
+      until?: string;
+    }) {
+      const { dir } = await stateDirOf(io, action, options);
+      let request: OwnerRequest;
+      const id = randomBytes(8).toString('hex');
+      if (action === 'override') {
+        const reason = (options.reason ?? '').trim();
+        if (
+          reason === '' ||
+          Buffer.byteLength(reason) > MAX_REASON_BYTES ||
+          /\p{Cc}/u.test(reason)
+        ) {
+          io.err.write(
+            `tattler agent override: --reason: expected text of 1 to ${MAX_REASON_BYTES} bytes without control characters\n`,
+          );
+          throw new CliExit(1);
+        }
+        let forSeconds: number | undefined;
+        if (options.until !== undefined) {
+          try {
+            forSeconds = parseDuration(options.until);
+          } catch (err) {
+            io.err.write(
+              `tattler agent override: --until: ${err instanceof Error ? err.message : String(err)}\n`,
+            );
+            throw new CliExit(1);
+          }
+          if (forSeconds > MAX_OVERRIDE_SECONDS) {
+            io.err.write(`tattler agent override: --until: at most 366d\n`);
+            throw new CliExit(1);
+          }
+        }
+        request = { id, action, reason, ...(forSeconds === undefined ? {} : { forSeconds }) };
+      } else request = { id, action };
+      const pid = await runningAgentOrExit(io, action, dir);
+      await writeOwnerRequest(dir, request);
+      try {
+        process.kill(pid, 'SIGUSR2');
+      } catch (err) {
+        io.err.write(
+          `tattler agent ${action}: cannot signal pid ${pid}: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+        throw new CliExit(1);
+      }
+      const record = await waitForOwnerOutcome(dir, id, { timeoutMs: OWNER_REQUEST_TIMEOUT_MS });
+      const outcome = record?.ownerRequest;
+      if (record === undefined || outcome === undefined) {
+        io.err.write(
+          `tattler agent ${action}: the agent (pid ${pid}) did not answer within ${OWNER_REQUEST_TIMEOUT_MS / 1000} s; see its log (the request stays in ${join(dir, STATE_FILES.ownerRequest)} until it runs)\n`,
+        );
+        throw new CliExit(1);
+      }
+      if (!outcome.ok) {
+        io.err.write(`tattler agent ${action}: ${outcome.message}\n`);
+        throw new CliExit(1);
+      }
+      io.out.write(
+        `${action === 'override' ? 'overridden' : 'resumed'}: status ${record.status} since ${record.sinceIso} (${record.reason})\n`,
+      );
+    });
+}
+
 interface AgentOptions {
   readonly config?: string;
   readonly checkConfig?: string;
@@ -360,7 +489,8 @@ export function agentCommand(io: CliIo, deps: AgentCommandDeps = {}): Command {
       'after',
       '\nExit status: --check-config: 0 when the config is valid, 1 listing every problem.\n' +
         '--config: runs until SIGTERM or SIGINT (exit 0; a quarantine stays in place: it is state,\n' +
-        'not process). SIGHUP reloads the config, SIGUSR1 announces now. 1 for a bad config,\n' +
+        'not process). SIGHUP reloads the config, SIGUSR1 announces now, SIGUSR2 takes an owner\n' +
+        'request (override, resume). 1 for a bad config,\n' +
         'unreadable trust files, an unusable state directory or another agent on it.\n' +
         '\nExamples:\n  tattler agent --check-config /etc/tattler/agent.yaml\n' +
         '  tattler agent --config /etc/tattler/agent.yaml --log-format text\n' +
@@ -395,11 +525,39 @@ export function agentCommand(io: CliIo, deps: AgentCommandDeps = {}): Command {
         earlyAnnounce = true;
       };
       process.on('SIGUSR1', holdAnnounce);
+      // SIGUSR2's default action ends the process: hold it the same way (an owner request).
+      let earlyOwnerRequest = false;
+      const holdOwnerRequest = (): void => {
+        earlyOwnerRequest = true;
+      };
+      process.on('SIGUSR2', holdOwnerRequest);
+      // SIGTERM/SIGINT while the daemon starts (it re-applies a quarantine before it returns)
+      // would end the process half-started: hold them too and stop cleanly once it runs.
+      let earlyStop = false;
+      const holdStop = (): void => {
+        earlyStop = true;
+      };
+      process.on('SIGTERM', holdStop);
+      process.on('SIGINT', holdStop);
+      const release = (): void => {
+        process.off('SIGUSR1', holdAnnounce);
+        process.off('SIGUSR2', holdOwnerRequest);
+        process.off('SIGTERM', holdStop);
+        process.off('SIGINT', holdStop);
+      };
       let running: RunningAgent;
       try {
-        running = await startAgentDaemon(settings, trust, { ...deps.daemon, log });
+        running = await startAgentDaemon(settings, trust, {
+          onOwnerSecret: (secret) => {
+            io.err.write(
+              `tattler agent: owner secret for the status page (shown once, write it down): ${secret}\n`,
+            );
+          },
+          ...deps.daemon,
+          log,
+        });
       } catch (err) {
-        process.off('SIGUSR1', holdAnnounce);
+        release();
         io.err.write(`tattler agent: ${err instanceof Error ? err.message : String(err)}\n`);
         throw new CliExit(1);
       }
@@ -415,18 +573,30 @@ export function agentCommand(io: CliIo, deps: AgentCommandDeps = {}): Command {
           announceNow: () => {
             if (!stopping) agent.announceNow();
           },
+          ownerRequest: () => {
+            if (!stopping) agent.handleOwnerRequest();
+          },
           stop: () => {
             if (stopping) return;
             stopping = true;
             void agent.close().then(resolve, resolve);
           },
         });
-        process.off('SIGUSR1', holdAnnounce);
+        release();
+        if (earlyStop) {
+          stopping = true;
+          void agent.close().then(resolve, resolve);
+          return;
+        }
         if (earlyAnnounce) agent.announceNow();
+        // A request signalled before the handler was installed: take it now.
+        if (earlyOwnerRequest) agent.handleOwnerRequest();
       });
       remove();
     });
   agent.addCommand(statusCommand(io));
   agent.addCommand(announceNowCommand(io));
+  agent.addCommand(ownerRequestCommand(io, 'override'));
+  agent.addCommand(ownerRequestCommand(io, 'resume'));
   return agent;
 }
