@@ -17,6 +17,7 @@ import {
   requiredLeaf,
   section,
   textCheck,
+  urlCheck,
   whenValid,
 } from '../config/checks.ts';
 import {
@@ -241,25 +242,11 @@ function cvssCheck(input: unknown, fail: (message: string) => never): number {
   return tenths;
 }
 
-function urlCheck(input: unknown, fail: (message: string) => never): string {
-  const example = 'https://feed.example.net/tattler/bundle.cbor';
-  if (typeof input !== 'string')
-    return fail(`${describe(input)} is not a URL — write e.g. ${example}`);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    return fail(`not a URL — write an absolute http(s) URL, e.g. ${example}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return fail(`${JSON.stringify(url.protocol)} is not http: or https: — write e.g. ${example}`);
-  // Never echo credentials (style B2.4): the message names the problem only.
-  if (url.username !== '' || url.password !== '')
-    return fail(
-      'holds credentials — remove user:password from the URL; the bundle is signed and needs none',
-    );
-  return url.href;
-}
+const feedUrlCheck = urlCheck({
+  protocols: ['http:', 'https:'],
+  example: 'https://feed.example.net/tattler/bundle.cbor',
+  credentialsFix: 'the bundle is signed and needs none',
+});
 
 // ---- sections ---------------------------------------------------------------------------------
 
@@ -276,7 +263,7 @@ const listenSchema = section(
 const feedSchema = section(
   {
     file: leaf(pathCheck('feed/bundle.cbor')),
-    url: leaf(urlCheck),
+    url: leaf(feedUrlCheck),
     pullInterval: leaf(durationCheck({ minSeconds: MINUTE, maxSeconds: DAY })),
     root: requiredLeaf(pathCheck('root.cbor'), 'root: root.cbor (the trusted root document)'),
   },

@@ -159,6 +159,34 @@ export function ipCheckWith(hostNameFix: string): Check<{ address: string; famil
 }
 
 /** Levenshtein distance, for "did you mean" (known keys are short: O(a·b) is nothing). */
+/**
+ * A check for an absolute URL with one of `protocols` (e.g. `['https:', 'http:']`), giving its
+ * normalised text. A URL holding `user:password` is refused and never echoed (style B2.4);
+ * `credentialsFix` says where credentials belong instead.
+ */
+export function urlCheck(options: {
+  readonly protocols: readonly string[];
+  readonly example: string;
+  readonly credentialsFix: string;
+}): Check<string> {
+  const { protocols, example } = options;
+  const names = protocols.join(' or ');
+  return (input, fail) => {
+    if (typeof input !== 'string') return fail(`${describe(input)} is not a URL — write e.g. ${example}`);
+    let url: URL;
+    try {
+      url = new URL(input);
+    } catch {
+      return fail(`not a URL — write an absolute ${names} URL, e.g. ${example}`);
+    }
+    if (!protocols.includes(url.protocol))
+      return fail(`${JSON.stringify(url.protocol)} is not ${names} — write e.g. ${example}`);
+    if (url.username !== '' || url.password !== '')
+      return fail(`holds credentials — remove user:password from the URL; ${options.credentialsFix}`);
+    return url.href;
+  };
+}
+
 export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {

@@ -15,6 +15,7 @@ import {
   requiredLeaf,
   section,
   textCheck,
+  urlCheck,
 } from '../../config/checks.ts';
 import { formatDeviceName, formatSummary, isProblem } from '../texts.ts';
 import type { NotificationChannel, OwnerStatus, StatusChange } from '../types.ts';
@@ -302,24 +303,11 @@ export function createMqttChannel(options: MqttOptions, deps: MqttDeps = {}): No
 
 // ---- config ------------------------------------------------------------------------------------
 
-function brokerUrlCheck(input: unknown, fail: (message: string) => never): string {
-  const example = 'mqtt://192.168.1.10:1883 or mqtts://broker.home.arpa:8883';
-  if (typeof input !== 'string')
-    return fail(`${describe(input)} is not a URL — write e.g. ${example}`);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    return fail(`not a URL — write e.g. ${example}`);
-  }
-  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
-    return fail(`${JSON.stringify(url.protocol)} is not mqtt: or mqtts: — write e.g. ${example}`);
-  if (url.username !== '' || url.password !== '')
-    return fail(
-      'holds credentials — remove user:password from the URL and use username and password',
-    );
-  return url.href;
-}
+const brokerUrlCheck = urlCheck({
+  protocols: ['mqtt:', 'mqtts:'],
+  example: 'mqtt://192.168.1.10:1883 or mqtts://broker.home.arpa:8883',
+  credentialsFix: 'use username and password',
+});
 
 /** The `notify.mqtt` section: YAML → {@link MqttOptions}. */
 export const mqttConfigSchema = section(

@@ -5,7 +5,7 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import { describe, integerCheck, leaf, requiredLeaf, section } from '../../config/checks.ts';
+import { integerCheck, leaf, requiredLeaf, section, urlCheck } from '../../config/checks.ts';
 import { formatHeadline, formatSummary } from '../texts.ts';
 import type { NotificationChannel, OwnerStatus, OwnerStatusKind, StatusChange } from '../types.ts';
 
@@ -245,25 +245,11 @@ export function createWebhookChannel(
 
 // ---- config ------------------------------------------------------------------------------------
 
-function webhookUrlCheck(input: unknown, fail: (message: string) => never): string {
-  const example = 'https://hooks.example.net/tattler';
-  if (typeof input !== 'string')
-    return fail(`${describe(input)} is not a URL — write e.g. ${example}`);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    return fail(`not a URL — write an absolute http(s) URL, e.g. ${example}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return fail(`${JSON.stringify(url.protocol)} is not http: or https: — write e.g. ${example}`);
-  // Never echo credentials (style B2.4): the message names the problem only.
-  if (url.username !== '' || url.password !== '')
-    return fail(
-      'holds credentials — remove user:password from the URL; requests are signed with secret',
-    );
-  return url.href;
-}
+const webhookUrlCheck = urlCheck({
+  protocols: ['http:', 'https:'],
+  example: 'https://hooks.example.net/tattler',
+  credentialsFix: 'requests are signed with secret',
+});
 
 function secretCheck(input: unknown, fail: (message: string) => never): string {
   // The value is never quoted back: it is a secret.
