@@ -6,10 +6,12 @@ import { Command } from 'commander';
 import { agentCommand } from './commands/agent.ts';
 import { checkCommand } from './commands/check.ts';
 import { collectorCommand } from './commands/collector.ts';
+import { demoCommand } from './commands/demo.ts';
 import { feedCommand } from './commands/feed.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keysCommand } from './commands/keys.ts';
 import { registryCommand } from './commands/registry.ts';
+import { reportCommand } from './commands/report.ts';
 import { rootCommand } from './commands/root.ts';
 import type { CliIo } from './io.ts';
 
@@ -33,6 +35,8 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(feedCommand(io));
   program.addCommand(collectorCommand(io));
   program.addCommand(agentCommand(io));
+  program.addCommand(demoCommand(io));
+  program.addCommand(reportCommand(io));
   // addCommand() does not pass output settings down: give every subcommand the program's streams.
   const inherit = (command: Command): void => {
     for (const sub of command.commands) {

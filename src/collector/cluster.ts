@@ -11,7 +11,8 @@
  * - counters are per worker and summed by the primary at scrape time (prom-client's
  *   aggregator); feed and certificate expiry take the minimum over workers;
  * - the notify store has one writer, the primary: workers send it their notify events;
- * - the primary serves /metrics and /healthz, forwards SIGHUP as a reload to every worker, and
+ * - the primary serves /metrics, /healthz and the dashboard (a worker builds the vendor report,
+ *   since the workers hold the feed), writes the stats store, forwards SIGHUP as a reload to every worker, and
  *   stops them on SIGTERM; a worker that dies is forked again with backoff.
  * @module
  */
@@ -24,12 +25,17 @@ import { loadCollectorConfig } from './config.ts';
 import { startOpsServer, type OpsServer } from './http.ts';
 import { METRIC_PREFIX, aggregateMetrics, type MetricsJson, type ServingStatus } from './metrics.ts';
 import { openNotifySink, type NotifyEvent, type NotifySink } from './notify-store.ts';
+import type { VendorReport } from '../report/types.ts';
+import { startDashboard, type RunningDashboard } from './dashboard-service.ts';
+import { startStatsRecorder, type StatsRecorder } from './dashboard-stats.ts';
+import type { VendorReportRequest } from './udp.ts';
 
 /** Messages from the primary to a worker. */
 export type ToWorker =
   | { readonly type: 'reload' }
   | { readonly type: 'stop' }
-  | { readonly type: 'scrape'; readonly id: number };
+  | { readonly type: 'scrape'; readonly id: number }
+  | { readonly type: 'vendor-report'; readonly id: number; readonly request: VendorReportRequest };
 
 /** Messages from a worker to the primary. */
 export type FromWorker =
@@ -37,7 +43,8 @@ export type FromWorker =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'reloaded' }
   | { readonly type: 'notify'; readonly events: NotifyEvent[]; readonly nowMs: number }
-  | { readonly type: 'scraped'; readonly id: number; readonly metrics: MetricsJson; readonly status: ServingStatus };
+  | { readonly type: 'scraped'; readonly id: number; readonly metrics: MetricsJson; readonly status: ServingStatus }
+  | { readonly type: 'vendor-reported'; readonly id: number; readonly report: VendorReport };
 
 /** Environment the primary passes to its workers. */
 export const WORKER_ENV = {
@@ -50,6 +57,8 @@ export const WORKER_ENV = {
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const SCRAPE_TIMEOUT_MS = 2_000;
+/** A vendor report walks the whole feed in a worker: allow more than a scrape. */
+const REPORT_TIMEOUT_MS = 10_000;
 /** Re-fork backoff after a worker dies: 1 s doubling to 30 s; reset once a worker has run 60 s. */
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
@@ -121,6 +130,7 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
   let scrapeId = 0;
   const scrapes = new Map<number, { pending: Set<number>; results: { metrics: MetricsJson; status: ServingStatus }[]; done: () => void }>();
   const reloads = new Map<number, () => void>();
+  const reports = new Map<number, (report: VendorReport) => void>();
 
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isFromWorker(message)) return;
@@ -137,6 +147,9 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       }
       case 'reloaded':
         reloads.get(worker.id)?.();
+        break;
+      case 'vendor-reported':
+        reports.get(message.id)?.(message.report);
         break;
       case 'ready':
       case 'failed':
@@ -288,18 +301,54 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
     };
   };
   let lastStatus: ServingStatus = {};
+  /** Every worker's metrics summed with the primary's own: what /metrics, the dashboard and the stats store read. */
+  const readAggregate = async (): Promise<{ registry: promClient.Registry; status: ServingStatus }> => {
+    const results = await scrape();
+    lastStatus = combinedStatus(results);
+    const merged = aggregateMetrics([...results.map((r) => r.metrics), await own.getMetricsAsJSON()]);
+    return { registry: merged, status: lastStatus };
+  };
+  let reportId = 0;
+  /** The vendor report built by one ready worker (it holds the feed); rejects if none answers in time. */
+  const vendorReport = async (request: VendorReportRequest): Promise<VendorReport> => {
+    const worker = [...ready.values()].find((w) => w.worker.isConnected())?.worker;
+    if (worker === undefined) throw new Error('vendor report: no worker is serving');
+    const id = ++reportId;
+    try {
+      const report = await within(
+        new Promise<VendorReport | undefined>((resolve) => {
+          reports.set(id, resolve);
+          worker.send({ type: 'vendor-report', id, request } satisfies ToWorker);
+        }),
+        REPORT_TIMEOUT_MS,
+        undefined,
+      );
+      if (report === undefined) throw new Error(`vendor report: worker ${worker.id} did not answer in time`);
+      return report;
+    } finally {
+      reports.delete(id);
+    }
+  };
+  const nowSeconds = (): number => Math.floor(Date.now() / 1000);
   let ops: OpsServer | undefined;
+  let dashboard: RunningDashboard | undefined;
   if (config.metrics !== null) {
     try {
+      if (config.metrics.dashboard.enabled) {
+        dashboard = startDashboard(config.metrics.dashboard, {
+          read: async () => {
+            const { registry, status } = await readAggregate();
+            return { metrics: await registry.getMetricsAsJSON(), status };
+          },
+          vendorReport,
+          nowSeconds,
+        });
+      }
       ops = await startOpsServer(config.metrics, {
-        metrics: async () => {
-          const results = await scrape();
-          lastStatus = combinedStatus(results);
-          const merged = aggregateMetrics([...results.map((r) => r.metrics), (await own.getMetricsAsJSON())]);
-          return merged.metrics();
-        },
+        metrics: async () => (await readAggregate()).registry.metrics(),
         // /healthz is synchronous over the last scrape; scrape now if none has run yet.
         status: () => lastStatus,
+        ...(dashboard === undefined ? {} : { dashboard }),
       });
       lastStatus = combinedStatus(await scrape());
       const refresh = setInterval(() => {
@@ -309,19 +358,32 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       }, 5_000);
       refresh.unref();
       const closeOps = ops.close.bind(ops);
+      const closeDashboard = dashboard;
       ops = {
         address: ops.address,
         close: async () => {
           clearInterval(refresh);
+          closeDashboard?.close();
           await closeOps();
         },
       };
     } catch (err) {
+      dashboard?.close();
       await stopWorkers();
       sink.close();
       throw err;
     }
   }
+
+  // The primary scrapes the workers for the store as it does for /metrics, with or without a listener.
+  const stats: StatsRecorder | undefined =
+    config.stats === null
+      ? undefined
+      : startStatsRecorder(config.stats, {
+          read: async () => (await readAggregate()).registry.getMetricsAsJSON(),
+          nowSeconds,
+          log,
+        });
 
   return {
     addresses: () => [...ready.values()][0]?.addresses ?? [],
@@ -353,6 +415,8 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       );
     },
     close: async () => {
+      // Before the workers stop: their counts are read one last time for the store.
+      await stats?.close();
       await stopWorkers();
       await ops?.close();
       sink.close();

@@ -11,6 +11,7 @@ import {
   loadCollectorConfig,
   parseCollectorConfig,
   suggestKey,
+  summarizeCollectorConfig,
   type ConfigProblem,
 } from './config.ts';
 
@@ -63,6 +64,8 @@ test('loadCollectorConfig() accepts examples/collector.yaml', async () => {
     unknown: 3600,
   });
   assert.equal(config.privacy.notify.enabled, false);
+  assert.deepEqual(config.metrics?.dashboard, { enabled: false, sampleIntervalSeconds: 10 });
+  assert.equal(config.stats?.retentionSeconds, 400 * 86_400);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.policy.exempt));
 });
 
@@ -83,6 +86,7 @@ test('parseCollectorConfig() applies every default', () => {
     notify: { enabled: false, databasePath: null, retentionSeconds: 30 * 86_400 },
   });
   assert.equal(config.metrics, null);
+  assert.equal(config.stats, null);
   assert.equal(config.workers, 1);
   assert.ok(Object.isFrozen(COLLECTOR_DEFAULTS) && Object.isFrozen(COLLECTOR_DEFAULTS.rateLimit));
 });
@@ -146,6 +150,17 @@ test('parseCollectorConfig() names the key path, the problem and the fix', () =>
     ['privacy: {notify: {enabled: true}}', 'privacy.notify.database', /missing while enabled/],
     ['privacy: {notify: {retention: 1y}}', 'privacy.notify.retention', /not a duration/],
     ['metrics: 9464', 'metrics', /not a map/],
+    ['metrics: {dashboard: {enabled: on}}', 'metrics.dashboard.enabled', /true or false/],
+    ['metrics: {dashboard: {sampleInterval: 500ms}}', 'metrics.dashboard.sampleInterval', /not a duration/],
+    ['metrics: {dashboard: {sampleInterval: 10m}}', 'metrics.dashboard.sampleInterval', /outside 1s\.\.5m/],
+    ['metrics: {dashboard: {sampleInterval: 10}}', 'metrics.dashboard.sampleInterval', /no unit .* e\.g\. 10s/],
+    ['metrics: {dashboard: true}', 'metrics.dashboard', /not a map — write keys under it, e\.g\. \{enabled: true/],
+    ['metrics: {dashbaord: {enabled: true}}', 'metrics.dashbaord', /did you mean "dashboard"/],
+    ['stats: {retention: 30d}', 'stats.database', /missing — add it, e\.g\. database: stats\.db/],
+    ['stats: {database: s.db, retention: 12h}', 'stats.retention', /outside 1d\.\.3650d/],
+    ['stats: {database: s.db, flushInterval: 2h}', 'stats.flushInterval', /outside 1s\.\.1h/],
+    ['stats: {database: s.db, flushinterval: 1m}', 'stats.flushinterval', /did you mean "flushInterval"/],
+    ['stats: stats.db', 'stats', /not a map/],
     ['workers: 65', 'workers', /1\.\.64/],
   ];
   for (const [line, path, pattern] of cases) {
@@ -156,6 +171,26 @@ test('parseCollectorConfig() names the key path, the problem and the fix', () =>
         .join('\n') + `\n${line}\n`;
     assert.match(problemAt(text, path), pattern, line);
   }
+});
+
+test('parseCollectorConfig() reads the dashboard and stats sections with their defaults', () => {
+  const config = parseCollectorConfig(
+    `${MINIMAL}metrics: {address: 127.0.0.1, port: 9464, dashboard: {enabled: true, sampleInterval: 1s}}\nstats: {database: ../db/stats.db, flushInterval: 2s}\n`,
+    FILE,
+  );
+  assert.deepEqual(config.metrics?.dashboard, { enabled: true, sampleIntervalSeconds: 1 });
+  assert.deepEqual(config.stats, { databasePath: '/etc/db/stats.db', retentionSeconds: 400 * 86_400, flushIntervalSeconds: 2 });
+  const defaults = parseCollectorConfig(`${MINIMAL}metrics: {}\nstats: {database: stats.db}\n`, FILE);
+  assert.ok(defaults.metrics !== null);
+  assert.deepEqual(defaults.metrics.dashboard, { enabled: false, sampleIntervalSeconds: 10 });
+  assert.deepEqual(COLLECTOR_DEFAULTS.metrics.dashboard, defaults.metrics.dashboard);
+  assert.deepEqual(defaults.stats, { databasePath: '/etc/tattler/stats.db', retentionSeconds: 400 * 86_400, flushIntervalSeconds: 60 });
+  const summary = summarizeCollectorConfig(config);
+  assert.match(summary, /^metrics {5}127\.0\.0\.1:9464; dashboard on at \/dashboard, a chart point every 1s$/m);
+  assert.match(summary, /^stats {7}hourly aggregate counts in \/etc\/db\/stats\.db, written every 2s, kept 400d$/m);
+  const off = summarizeCollectorConfig(parseCollectorConfig(MINIMAL, FILE));
+  assert.match(off, /^metrics {5}off$/m);
+  assert.match(off, /^stats {7}off \(no counts persisted\)$/m);
 });
 
 test('parseCollectorConfig() reports missing required settings', () => {

@@ -121,10 +121,29 @@ export interface PrivacyConfig {
   readonly notify: NotifyConfig;
 }
 
-/** The metrics endpoint (a later issue). */
+/** The operator dashboard served on the metrics listener (docs/collector.md "Dashboard"). */
+export interface DashboardConfig {
+  /** Off by default: the listener then serves /metrics and /healthz only. */
+  readonly enabled: boolean;
+  /** How often the chart's history takes a point of the counters. */
+  readonly sampleIntervalSeconds: number;
+}
+
+/** The operations listener: /metrics, /healthz and, when enabled, the dashboard. */
 export interface MetricsConfig {
   readonly address: string;
   readonly port: number;
+  readonly dashboard: DashboardConfig;
+}
+
+/** The optional SQLite store of hourly aggregate counts (docs/privacy.md), for the vendor report. */
+export interface StatsConfig {
+  /** SQLite file, absolute. */
+  readonly databasePath: string;
+  /** Hours older than this are deleted. */
+  readonly retentionSeconds: number;
+  /** How often the counts are written. */
+  readonly flushIntervalSeconds: number;
 }
 
 /** The validated configuration of one collector; paths are absolute. */
@@ -141,6 +160,8 @@ export interface CollectorConfig {
   readonly privacy: PrivacyConfig;
   /** `null`: no metrics endpoint. */
   readonly metrics: MetricsConfig | null;
+  /** `null`: no stats store (nothing persisted). */
+  readonly stats: StatsConfig | null;
   readonly workers: number;
 }
 
@@ -173,7 +194,13 @@ export const COLLECTOR_DEFAULTS = Object.freeze({
     notify: Object.freeze({ enabled: false, databasePath: null, retentionSeconds: 30 * DAY }),
   }),
   /** Metrics listen on loopback unless told otherwise; 9464 is the Prometheus exporter port. */
-  metrics: Object.freeze({ address: '127.0.0.1', port: 9464 }),
+  metrics: Object.freeze({
+    address: '127.0.0.1',
+    port: 9464,
+    dashboard: Object.freeze({ enabled: false, sampleIntervalSeconds: 10 }),
+  }),
+  /** A year and a month of hourly counts: this month against the same month last year. */
+  stats: Object.freeze({ retentionSeconds: 400 * DAY, flushIntervalSeconds: MINUTE }),
   workers: 1,
 });
 
@@ -427,8 +454,23 @@ const configSchema = section(
       {
         address: leaf(ipCheck),
         port: leaf(integerCheck({ min: 0, max: 65_535, example: '9464' })),
+        dashboard: section(
+          {
+            enabled: leaf(booleanCheck),
+            sampleInterval: leaf(durationCheck({ minSeconds: 1, maxSeconds: 5 * MINUTE })),
+          },
+          '{enabled: true, sampleInterval: 10s}',
+        ).optional(),
       },
       '{address: 127.0.0.1, port: 9464}',
+    ).optional(),
+    stats: section(
+      {
+        database: requiredLeaf(pathCheck('stats.db'), 'database: stats.db (a SQLite file)'),
+        retention: leaf(durationCheck({ minSeconds: DAY, maxSeconds: 3650 * DAY })),
+        flushInterval: leaf(durationCheck({ minSeconds: 1, maxSeconds: 3600 })),
+      },
+      '{database: stats.db, retention: 400d}',
     ).optional(),
     workers: leaf(integerCheck({ min: 1, max: 64, example: '1' })),
   },
@@ -518,6 +560,19 @@ function toConfig(parsed: ParsedConfig, file: string): CollectorConfig {
         : {
             address: parsed.metrics.address?.address ?? d.metrics.address,
             port: parsed.metrics.port ?? d.metrics.port,
+            dashboard: {
+              enabled: parsed.metrics.dashboard?.enabled ?? d.metrics.dashboard.enabled,
+              sampleIntervalSeconds:
+                parsed.metrics.dashboard?.sampleInterval ?? d.metrics.dashboard.sampleIntervalSeconds,
+            },
+          },
+    stats:
+      parsed.stats === undefined
+        ? null
+        : {
+            databasePath: at(parsed.stats.database),
+            retentionSeconds: parsed.stats.retention ?? d.stats.retentionSeconds,
+            flushIntervalSeconds: parsed.stats.flushInterval ?? d.stats.flushIntervalSeconds,
           },
     workers: parsed.workers ?? d.workers,
   };
@@ -615,7 +670,22 @@ export function summarizeCollectorConfig(config: CollectorConfig): string {
         ? `notify store ON: ${n.databasePath ?? '?'}, rows kept ${formatDuration(n.retentionSeconds)}`
         : 'nothing stored per device (notify store off)',
     ],
-    ['metrics', config.metrics === null ? 'off' : address(config.metrics)],
+    [
+      'metrics',
+      config.metrics === null
+        ? 'off'
+        : `${address(config.metrics)}; dashboard ${
+            config.metrics.dashboard.enabled
+              ? `on at /dashboard, a chart point every ${formatDuration(config.metrics.dashboard.sampleIntervalSeconds)}`
+              : 'off'
+          }`,
+    ],
+    [
+      'stats',
+      config.stats === null
+        ? 'off (no counts persisted)'
+        : `hourly aggregate counts in ${config.stats.databasePath}, written every ${formatDuration(config.stats.flushIntervalSeconds)}, kept ${formatDuration(config.stats.retentionSeconds)}`,
+    ],
     ['workers', String(config.workers)],
   ];
   return rows.map(([name, value]) => `${name.padEnd(12)}${value}\n`).join('');

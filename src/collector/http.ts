@@ -1,12 +1,30 @@
 /**
  * The collector's operations listener, separate from the UDP service: `GET /metrics` (Prometheus
- * text format) and `GET /healthz` (JSON; 200 while it can sign FAILs, 503 with the reason when
- * it cannot). Read-only: no request body is ever read, other methods get 405, other paths 404.
+ * text format), `GET /healthz` (JSON; 200 while it can sign FAILs, 503 with the reason when
+ * it cannot) and, when enabled, the operator dashboard under `/dashboard` (pages and a JSON API).
+ * Read-only: no request body is ever read, other methods get 405, other paths 404.
  * Bind it to loopback or a management network (default 127.0.0.1): it is not for the Internet.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  DASHBOARD_ASSETS,
+  DASHBOARD_CSP,
+  DASHBOARD_CSS,
+  DASHBOARD_ICON_SVG,
+  DASHBOARD_JS,
+  DASHBOARD_PAGE_HTML,
+  VENDORS_PAGE_HTML,
+} from './dashboard-page.ts';
 import { METRICS_CONTENT_TYPE, type ServingStatus } from './metrics.ts';
+
+/** The dashboard's JSON API (dashboard-service.ts); its answers are sent as JSON. */
+export interface DashboardHandlers {
+  /** `GET /dashboard/api/summary`. */
+  summary(): Promise<object>;
+  /** `GET /dashboard/api/vendors`. */
+  vendors(): Promise<object>;
+}
 
 /** What the listener serves. */
 export interface OpsHandlers {
@@ -16,6 +34,8 @@ export interface OpsHandlers {
   status(): ServingStatus;
   /** Epoch seconds; default the wall clock. */
   readonly nowSeconds?: () => number;
+  /** The dashboard, when enabled; absent, its paths are 404 like any other. */
+  readonly dashboard?: DashboardHandlers;
 }
 
 /** The /healthz body. */
@@ -45,20 +65,50 @@ export function healthOf(status: ServingStatus, nowSeconds: number): Health {
   };
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string): void {
+/** Headers of every answer: never cached, never sniffed into another type. */
+function send(res: ServerResponse, code: number, type: string, body: string, extra: Readonly<Record<string, string>> = {}): void {
   res.writeHead(code, {
     'content-type': type,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    ...extra,
   });
   res.end(body);
 }
 
+/** Extra headers of the dashboard's pages (CSP Level 3; RFC 7034 X-Frame-Options for older browsers). */
+const PAGE_HEADERS = Object.freeze({
+  'content-security-policy': DASHBOARD_CSP,
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+});
+
+const HTML = 'text/html; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The dashboard's static answers by path: content type and body. */
+const DASHBOARD_STATIC: ReadonlyMap<string, readonly [string, string]> = new Map([
+  ['/dashboard', [HTML, DASHBOARD_PAGE_HTML]],
+  ['/dashboard/', [HTML, DASHBOARD_PAGE_HTML]],
+  ['/dashboard/vendors', [HTML, VENDORS_PAGE_HTML]],
+  [DASHBOARD_ASSETS.script, ['text/javascript; charset=utf-8', DASHBOARD_JS]],
+  [DASHBOARD_ASSETS.styles, ['text/css; charset=utf-8', DASHBOARD_CSS]],
+  [DASHBOARD_ASSETS.icon, ['image/svg+xml', DASHBOARD_ICON_SVG]],
+]);
+const DASHBOARD_API = new Set(['/dashboard/api/summary', '/dashboard/api/vendors']);
+
 async function handle(handlers: OpsHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics' && path !== '/healthz') {
-    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const dashboard = handlers.dashboard;
+  const known =
+    path === '/metrics' ||
+    path === '/healthz' ||
+    (dashboard !== undefined && (DASHBOARD_STATIC.has(path) || DASHBOARD_API.has(path)));
+  if (!known) {
+    const hint = dashboard === undefined ? 'try /metrics or /healthz' : 'try /metrics, /healthz or /dashboard';
+    send(res, 404, 'text/plain; charset=utf-8', `not found: ${hint}\n`);
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -72,7 +122,18 @@ async function handle(handlers: OpsHandlers, req: IncomingMessage, res: ServerRe
     send(res, health.status === 'ok' ? 200 : 503, 'application/json', `${JSON.stringify(health)}\n`);
     return;
   }
-  send(res, 200, METRICS_CONTENT_TYPE, await handlers.metrics());
+  if (path === '/metrics') {
+    send(res, 200, METRICS_CONTENT_TYPE, await handlers.metrics());
+    return;
+  }
+  if (dashboard === undefined) return; // unreachable: `known` checked it
+  const page = DASHBOARD_STATIC.get(path);
+  if (page !== undefined) {
+    send(res, 200, page[0], page[1], page[0] === HTML ? PAGE_HEADERS : {});
+    return;
+  }
+  const body = path === '/dashboard/api/vendors' ? await dashboard.vendors() : await dashboard.summary();
+  send(res, 200, JSON_TYPE, `${JSON.stringify(body)}\n`);
 }
 
 /** A listening operations server. */

@@ -32,7 +32,12 @@ import { openNotifySink, type NotifyEvent, type NotifySink } from './notify-stor
 import type { Registry } from 'prom-client';
 import { createLogSink, type LogSink } from '../logging/log.ts';
 import { startOpsServer, type OpsServer } from './http.ts';
-import { Telemetry, createCollectorRegistry, type ServingStatus } from './metrics.ts';
+import { Telemetry, createCollectorRegistry, type MetricsJson, type ServingStatus } from './metrics.ts';
+import { startDashboard, type RunningDashboard } from './dashboard-service.ts';
+import { startStatsRecorder, type StatsRecorder } from './dashboard-stats.ts';
+import type { AggregateCounts } from './aggregate-counts.ts';
+import { buildVendorReport } from '../report/vendors.ts';
+import type { ReportWindow, VendorReport } from '../report/types.ts';
 import { COLLECTOR_POLICY_DEFAULTS, type CollectorPolicy } from './policy.ts';
 
 /** What the shell needs from outside; tests inject a fixed clock and capture the log. */
@@ -60,6 +65,13 @@ export interface CollectorDeps {
   readonly random?: () => number;
 }
 
+/** What a vendor report is asked for: the counts and the time they cover. */
+export interface VendorReportRequest {
+  readonly counts: AggregateCounts;
+  readonly window: ReportWindow;
+  readonly nowSeconds: number;
+}
+
 /** The pull interval is jittered by ±10 % so that many collectors do not pull in step. */
 const PULL_JITTER = 0.1;
 
@@ -75,6 +87,8 @@ export interface RunningCollector {
   status(): ServingStatus;
   /** The metrics listener's address, when `metrics` is configured (never in a worker). */
   opsAddress(): { address: string; port: number } | undefined;
+  /** The vendor report of `counts` over the records of the feed this process serves (the dashboard's, cluster.ts). */
+  vendorReport(input: VendorReportRequest): VendorReport;
   /** Emits `handled` after each datagram's effects are performed (tests await it instead of sleeping). */
   readonly events: EventEmitter;
   /** Re-reads the config, key, certificate and feed (SIGHUP); keeps what it cannot reload and logs why. Never rejects. */
@@ -499,7 +513,7 @@ export async function startCollector(
     }
     const changed = (key: keyof CollectorConfig): boolean =>
       JSON.stringify(next[key]) !== JSON.stringify(current[key]);
-    const restartOnly = (['listen', 'workers', 'metrics'] as const).filter(changed);
+    const restartOnly = (['listen', 'workers', 'metrics', 'stats'] as const).filter(changed);
     if (restartOnly.length > 0)
       log('warn', 'restart_needed', `reload: ${restartOnly.join(', ')} changed; these take effect on restart only`,
       );
@@ -592,15 +606,33 @@ export async function startCollector(
     nowSeconds: () => Math.floor(now() / 1000),
     ...(deps.worker === undefined ? {} : { worker: deps.worker.id }),
   });
+  const nowSeconds = (): number => Math.floor(now() / 1000);
+  const vendorReport = (input: VendorReportRequest): VendorReport => {
+    const feed = state.feed;
+    const records = feed === undefined ? [] : [...feed.records.values()].flatMap((list) => list.map((r) => r.record));
+    return buildVendorReport({ ...input, records, feedVersion: feed?.feedVersion ?? null });
+  };
+  // The dashboard and the stats store read the very JSON /metrics is rendered from.
+  const readMetrics = (): Promise<MetricsJson> => registry.getMetricsAsJSON();
   let ops: OpsServer | undefined;
+  let dashboard: RunningDashboard | undefined;
   if (config.metrics !== null && deps.worker === undefined) {
     try {
+      if (config.metrics.dashboard.enabled) {
+        dashboard = startDashboard(config.metrics.dashboard, {
+          read: async () => ({ metrics: await readMetrics(), status: status() }),
+          vendorReport: (input) => Promise.resolve(vendorReport(input)),
+          nowSeconds,
+        });
+      }
       ops = await startOpsServer(config.metrics, {
         metrics: () => registry.metrics(),
         status,
-        nowSeconds: () => Math.floor(now() / 1000),
+        nowSeconds,
+        ...(dashboard === undefined ? {} : { dashboard }),
       });
     } catch (err) {
+      dashboard?.close();
       closed = true;
       cancelPull?.();
       await Promise.all(sockets.map((s) => closeSocket(s.socket)));
@@ -608,6 +640,11 @@ export async function startCollector(
       throw err;
     }
   }
+  // A worker's counts reach the store through the primary's scrape (cluster.ts).
+  const stats: StatsRecorder | undefined =
+    config.stats !== null && deps.worker === undefined
+      ? startStatsRecorder(config.stats, { read: readMetrics, nowSeconds, log })
+      : undefined;
 
   return {
     addresses: () =>
@@ -619,6 +656,7 @@ export async function startCollector(
     registry,
     status,
     opsAddress: () => ops?.address,
+    vendorReport,
     events,
     reload,
     close: async () => {
@@ -628,7 +666,10 @@ export async function startCollector(
       closing.abort();
       await queue;
       await Promise.all(sockets.map((s) => closeSocket(s.socket)));
+      dashboard?.close();
       await ops?.close();
+      // After the sockets: the last record holds every datagram counted.
+      await stats?.close();
       sink.close();
     },
   };

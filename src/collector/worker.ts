@@ -73,6 +73,9 @@ async function main(): Promise<void> {
       case 'stop':
         stop();
         break;
+      case 'vendor-report':
+        send({ type: 'vendor-reported', id: message.id, report: collector.vendorReport(message.request) });
+        break;
       case 'scrape':
         void collector.registry.getMetricsAsJSON().then((metrics) => {
           send({ type: 'scraped', id: message.id, metrics: metrics, status: collector.status() });

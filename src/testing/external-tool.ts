@@ -19,6 +19,8 @@ export interface RunToolOptions {
   readonly timeoutMs: number;
   /** Aborting ends the tool (SIGTERM); the result then has `exitCode: null`. */
   readonly signal?: AbortSignal;
+  /** The environment; default this process's. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 // Enough for tshark's field output of a few 1232-byte datagrams (hex doubles them).
@@ -43,6 +45,7 @@ export function runTool(
         timeout: options.timeoutMs,
         maxBuffer: MAX_OUTPUT_BYTES,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.env === undefined ? {} : { env: options.env }),
       },
       (error, stdout, stderr) => {
         if (error === null) {
