@@ -171,7 +171,7 @@ test('/dashboard shows exactly the /metrics counts, draws the chart, sends a str
   expect('identified.dlink.dir859.fail', 2);
   expect('identified.dlink.dir859.warn', 0);
   for (const s of samples.filter((x) => x.name === 'tattler_private_total')) expect(`private.${s.labels.bucket ?? ''}`, s.value);
-  assert.equal(shown.get('certificate.status'), 'expiring', 'the fixture certificate has 6 days left');
+  assert.equal(shown.get('certificate.status'), 'ok', 'the fixture certificate has 6 days left');
   assert.equal(shown.get('health.status'), 'ok');
   assert.match(await page.textContent('#feed') ?? '', /expires in 6 d 2\d h/);
   assert.match((await page.textContent('section[aria-labelledby="private-title"] caption')) ?? '', /private mode: the collector never learns the model/);
@@ -393,8 +393,8 @@ test('thinHistory() keeps the first and last points, so the plotted deltas still
 test('buildDashboardSummary() grades the certificate and appends the present to the history', () => {
   const base = { metrics: [], startedAt: 100, history: [point(100, 0)] };
   const at = (notAfter: number): string | undefined => buildDashboardSummary({ ...base, nowSeconds: 200, status: { certificateNotAfter: notAfter } }).certificate?.status;
-  assert.equal(at(200 + 8 * 86_400), 'ok');
-  assert.equal(at(200 + 6 * 86_400), 'expiring');
+  assert.equal(at(200 + 3 * 86_400), 'ok');
+  assert.equal(at(200 + 2 * 86_400 - 1), 'expiring');
   assert.equal(at(200), 'expired');
   const summary = buildDashboardSummary({ ...base, nowSeconds: 200, status: {} });
   assert.deepEqual(summary.history.map((p) => p.t), [100, 200]);

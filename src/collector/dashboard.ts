@@ -9,8 +9,11 @@ import { countsFromMetrics, type BucketCount, type CountedStatus, type Identifie
 import { healthOf, type Health } from './http.ts';
 import { METRIC_PREFIX, type MetricsJson, type ServingStatus } from './metrics.ts';
 
-/** A certificate this close to `not_after` is shown as expiring: the registry renews 7-day certificates well before. */
-export const CERTIFICATE_EXPIRING_SECONDS = 7 * 86_400;
+/**
+ * A certificate this close to `not_after` is shown as expiring. Certificates last at most 7 days
+ * and are renewed daily (docs/keys.md), so 2 days left means two renewals were missed.
+ */
+export const CERTIFICATE_EXPIRING_SECONDS = 2 * 86_400;
 /** Most history points kept: 24 h at a 10 s interval is 8,640; at ~100 B a point, ≤ 1 MB. */
 export const MAX_HISTORY_POINTS = 10_000;
 /** Most history points in one summary: enough for a 1,000-pixel chart; the page polls it every few seconds. */
