@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -139,4 +139,23 @@ test('tattler demo stopped by SIGTERM while running: cleans up everything', asyn
   assert.equal(existsSync(join(cwd, 'demo-data')), false);
   if (why === undefined) assert.deepEqual(await namespacesLeft(), []);
   assert.deepEqual(await processesMentioning(join(cwd, 'demo-data')), []);
+});
+
+test('tattler demo --cleanup removes a data directory the demo made, and never one it did not', async (t) => {
+  t.after(await acquireHostLock('demo-netns'));
+  const cwd = await mkdtemp(join(tmpdir(), 'tattler-demo-test-'));
+  t.after(() => rm(cwd, { recursive: true, force: true }));
+  const ours = join(cwd, 'demo-data');
+  await mkdir(join(ours, 'devices'), { recursive: true });
+  await writeFile(join(ours, '.tattler-demo'), 'made by tattler demo\n');
+  const cleaned = await runDemo(cwd, ['--cleanup']);
+  assert.equal(cleaned.code, 0, cleaned.stderr.join('\n'));
+  assert.equal(existsSync(ours), false, 'the crashed run\'s data directory is gone');
+  assert.ok(cleaned.stderr.some((line) => line.includes(ours)), 'it says what it removed');
+  const foreign = join(cwd, 'mine');
+  await mkdir(foreign);
+  await writeFile(join(foreign, 'notes.txt'), 'not the demo\'s\n');
+  const refused = await runDemo(cwd, ['--cleanup', '--data', 'mine']);
+  assert.equal(refused.code, 0, 'nothing of the demo to clean is not an error');
+  assert.equal(existsSync(join(foreign, 'notes.txt')), true, 'a directory without the marker is never removed');
 });

@@ -32,10 +32,10 @@ function integer(name: string, text: string, min: number, max: number): number {
 export function demoCommand(io: CliIo): Command {
   return new Command('demo')
     .description(
-      'Run the whole system here: throwaway keys and trust root, a signed feed from the real records\n' +
-        'in vectors/feeds, a collector with its dashboard, and devices of real models announcing to it.\n' +
-        'As root with iproute2 the devices run in network namespaces and a FAIL really takes the\n' +
-        "device's default route; otherwise they run on loopback with enforcement simulated (it says so).\n" +
+      'Run the whole system here: throwaway keys and trust root, a signed feed from the real records ' +
+        'in vectors/feeds, a collector with its dashboard, and devices of real models announcing to it. ' +
+        'As root with iproute2 the devices run in network namespaces and a FAIL really takes the ' +
+        "device's default route; otherwise they run on loopback with enforcement simulated (it says so). " +
         'Everything it makes is removed when it stops (Ctrl-C, SIGTERM, --duration, or an error).',
     )
     .option('--devices <n>', `how many devices (1..${String(MAX_DEMO_DEVICES)})`, '20')
@@ -55,7 +55,7 @@ export function demoCommand(io: CliIo): Command {
         '  tattler demo --devices 20 --duration 30s --json | tail -n 1\n' +
         '  tattler demo --cleanup\n\n' +
         'Exit status: 0 when every device that had to be quarantined was, no other was, and nothing\n' +
-        'was left behind; 1 otherwise; 130/143 never — a signal stops the demo cleanly.\n',
+        'was left behind; 1 otherwise. A signal stops the demo cleanly (same rule, never 130/143).\n',
     )
     .action(async (options: DemoOptions) => {
       const dataDir = resolve(options.data);

@@ -197,7 +197,7 @@ export function reportCommand(io: CliIo, deps: ReportCommandDeps = {}): Command 
   const now = deps.nowSeconds ?? systemNowSeconds;
   const vendors = new Command('vendors')
     .description(
-      'per vendor and model: announcements seen vulnerable, advisories, KEV, fixed version and days since the\n' +
+      'per vendor and model: announcements seen vulnerable, advisories, KEV, fixed version and days since the ' +
         'advisory; private-mode counts per bucket only. Built from the stats store\'s aggregate counts (docs/report.md)',
     )
     .option('--config <file>', 'collector config: takes stats.database, feed.file or feed.url, and feed.root from it')
