@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,13 +40,17 @@ interface DemoRun {
 
 /** Runs `tattler demo args` in `cwd`; `onErrLine` may signal the process. */
 function runDemo(cwd: string, args: readonly string[], onErrLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<DemoRun> {
-  const child = spawn(process.execPath, [TATTLER_BIN, 'demo', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, as a shell gives a foreground job: `kill` below reaches the whole group.
+  const child = spawn(process.execPath, [TATTLER_BIN, 'demo', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const stdout: string[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
   createInterface({ input: child.stderr }).on('line', (line) => {
     stderr.push(line);
-    onErrLine?.(line, (signal) => child.kill(signal));
+    onErrLine?.(line, (signal) => {
+      // Like Ctrl-C at a terminal: the signal goes to every process of the foreground group.
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    });
   });
   return new Promise((resolve) => {
     child.once('close', (code, signal) => {
@@ -158,4 +163,58 @@ test('tattler demo --cleanup removes a data directory the demo made, and never o
   const refused = await runDemo(cwd, ['--cleanup', '--data', 'mine']);
   assert.equal(refused.code, 0, 'nothing of the demo to clean is not an error');
   assert.equal(existsSync(join(foreign, 'notes.txt')), true, 'a directory without the marker is never removed');
+});
+
+test('Ctrl-C (SIGINT to the process group) while the agents start: the start stops, everything is removed', async (t) => {
+  t.after(await acquireHostLock('demo-netns'));
+  const why = await netnsUnavailableReason();
+  const cwd = await mkdtemp(join(tmpdir(), 'tattler-demo-test-'));
+  t.after(() => rm(cwd, { recursive: true, force: true }));
+  let sent = false;
+  const run = await runDemo(cwd, ['--devices', '20', '--http-port', '0', '--json', ...(why === undefined ? [] : ['--mode', 'loopback'])], (line, kill) => {
+    if (!sent && line.includes('collector listening')) {
+      sent = true;
+      kill('SIGINT');
+    }
+  });
+  const context = `stderr:\n${run.stderr.join('\n')}`;
+  assert.ok(sent, context);
+  assert.ok(typeof run.code === 'number', `it exits by itself; ${context}`);
+  assert.ok(run.stderr.some((line) => line.includes('stopping (signal)')), context);
+  const summary = summarySchema.parse(JSON.parse(run.stdout.at(-1) ?? 'null'));
+  assert.equal(summary.leftovers, 0);
+  assert.equal(summary.wronglyQuarantined, 0);
+  assert.equal(existsSync(join(cwd, 'demo-data')), false);
+  if (why === undefined) {
+    assert.deepEqual(await namespacesLeft(), []);
+    const link = await runTool('ip', ['link', 'show', DEMO_NETNS.hostLink], { timeoutMs: 10_000 });
+    assert.notEqual(link.exitCode, 0, 'the host link is gone');
+  }
+  assert.deepEqual(await processesMentioning(join(cwd, 'demo-data')), []);
+});
+
+test('a collector that cannot start (its UDP port is taken): exit 1 naming the port, nothing left', async (t) => {
+  t.after(await acquireHostLock('demo-netns'));
+  const why = await netnsUnavailableReason();
+  const cwd = await mkdtemp(join(tmpdir(), 'tattler-demo-test-'));
+  t.after(() => rm(cwd, { recursive: true, force: true }));
+  // Taken on every address: the collector's bind to 127.0.0.1 or 198.18.0.1 on it fails.
+  const blocker = createSocket('udp4');
+  await new Promise<void>((resolve) => blocker.bind(0, '0.0.0.0', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    blocker.close(() => {
+      resolve();
+    });
+  }));
+  const port = blocker.address().port;
+  const run = await runDemo(cwd, ['--devices', '3', '--duration', '5s', '--http-port', '0', '--collector-port', String(port), '--json', ...(why === undefined ? [] : ['--mode', 'loopback'])]);
+  const context = `stderr:\n${run.stderr.join('\n')}`;
+  assert.equal(run.code, 1, context);
+  assert.ok(run.stderr.some((line) => line.includes(String(port)) && line.includes('EADDRINUSE')), `names the port; ${context}`);
+  assert.equal(existsSync(join(cwd, 'demo-data')), false, 'the data directory is removed after the error');
+  if (why === undefined) {
+    assert.deepEqual(await namespacesLeft(), []);
+    const link = await runTool('ip', ['link', 'show', DEMO_NETNS.hostLink], { timeoutMs: 10_000 });
+    assert.notEqual(link.exitCode, 0, 'the host link is gone');
+  }
 });

@@ -63,6 +63,8 @@ const STATUSES: readonly string[] = ['pass', 'fail', 'warn', 'unknown'];
 export function createLoopbackFleet(): DeviceFleet {
   const running = new Map<string, Running>();
   let stopped = false;
+  // A function, not the variable: stop() may run while start() awaits (no narrowing across awaits).
+  const isStopped = (): boolean => stopped;
 
   function sinkFor(name: string, log: WriteStream, onEvent: (event: DeviceEvent) => void): LogSink {
     return (level, event, message, fields) => {
@@ -90,6 +92,7 @@ export function createLoopbackFleet(): DeviceFleet {
     async start(options: FleetStart): Promise<void> {
       let started = 0;
       for (const device of options.devices) {
+        if (stopped) throw new Error('loopback fleet: stopped while starting');
         const home = join(options.dir, device.name);
         await mkdir(home, { recursive: true, mode: 0o700 });
         const yaml = {
@@ -128,6 +131,13 @@ export function createLoopbackFleet(): DeviceFleet {
           },
         });
         running.set(device.name, Object.assign(entry, { agent, routes, configPath, yaml, log }));
+        if (isStopped()) {
+          // stop() ran while this agent was starting: it did not see it, so close it here.
+          await agent.close().catch(() => undefined);
+          entry.closed = true;
+          await new Promise<void>((resolve) => log.end(resolve));
+          throw new Error('loopback fleet: stopped while starting');
+        }
         started += 1;
         if (started % 5 === 0 || started === options.devices.length)
           options.progress(`started ${String(started)}/${String(options.devices.length)} agents (in this process, on loopback)`);

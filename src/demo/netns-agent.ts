@@ -172,7 +172,9 @@ export class DemoAgentProcess {
         '--log-format',
         'json',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      // Its own process group: a Ctrl-C at the terminal reaches the demo, which stops the agents
+      // in order, and not every agent at once in the middle of its start.
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     this.exited = new Promise((resolve) => {
       this.#child.once('close', (code, signal) => {

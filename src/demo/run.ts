@@ -155,7 +155,10 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     const dashboardUrl = ops === undefined ? undefined : `http://127.0.0.1:${String(ops.port)}/dashboard`;
     say(`collector listening on ${network.collectorAddress}:${String(udp.port)} (log: ${collectorLog})`);
 
-    await fleet.start({
+    // A signal while the agents start stops the start (the fleet stops taking devices).
+    const stopStarting = (): void => void fleet.stop();
+    options.signal.addEventListener('abort', stopStarting, { once: true });
+    const starting = fleet.start({
       devices,
       collector: { address: network.collectorAddress, port: udp.port },
       rootPath: files.rootPath,
@@ -166,6 +169,13 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       },
       progress: say,
     });
+    try {
+      await starting;
+    } catch (err) {
+      if (!options.signal.aborted) throw err;
+    } finally {
+      options.signal.removeEventListener('abort', stopStarting);
+    }
     const runStartMs = Date.now();
     if (dashboardUrl !== undefined) {
       say(`dashboard: ${dashboardUrl}`);
@@ -175,6 +185,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
     // The restores: a few quarantined devices get the build the feed names as fixed.
     const restoring = new Set<string>();
+    const updates: Promise<void>[] = [];
     let ownerShown = false;
     let lastStatusSlot = -1;
     for (;;) {
@@ -199,11 +210,16 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
         if (fixed === undefined || restoring.has(t.device.name) || t.quarantinedAtMs === undefined) continue;
         if (now - t.quarantinedAtMs < RESTORE_AFTER_MS) continue;
         restoring.add(t.device.name);
+        // Set before the update: the lift it causes may arrive before update() resolves.
         t.updatedTo = fixed;
         say(`${t.device.name}: installing firmware ${fixed} (the feed names it as fixed); its quarantine should lift`);
-        fleet.update(t.device.name, fixed).catch((err: unknown) => {
-          say(`${t.device.name}: update failed: ${err instanceof Error ? err.message : String(err)}`);
-        });
+        updates.push(
+          fleet.update(t.device.name, fixed).catch((err: unknown) => {
+            delete t.updatedTo;
+            restoring.delete(t.device.name);
+            say(`${t.device.name}: update failed: ${err instanceof Error ? err.message : String(err)}`);
+          }),
+        );
       }
       if (options.live) {
         viewActive = true;
@@ -223,6 +239,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       await waitOrAbort(1000 - (Date.now() % 1000), options.signal);
     }
     if (options.signal.aborted) say('stopping (signal)');
+    // No update may still be writing a config while everything is removed.
+    await Promise.allSettled(updates);
 
     // Before stopping: does the kernel (or the simulated layer) agree with what the agents said?
     for (const t of tracks.values()) {
