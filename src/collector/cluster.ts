@@ -12,7 +12,8 @@
  *   aggregator); feed and certificate expiry take the minimum over workers;
  * - the notify store has one writer, the primary: workers send it their notify events;
  * - the primary serves /metrics, /healthz and the dashboard (a worker builds the vendor report,
- *   since the workers hold the feed), writes the stats store, forwards SIGHUP as a reload to every worker, and
+ *   since the workers hold the feed), writes the stats store (each worker's own growth, keyed by
+ *   worker id and pid), forwards SIGHUP as a reload to every worker, and
  *   stops them on SIGTERM; a worker that dies is forked again with backoff.
  * @module
  */
@@ -44,7 +45,11 @@ export type FromWorker =
   | { readonly type: 'reloaded' }
   | { readonly type: 'notify'; readonly events: NotifyEvent[]; readonly nowMs: number }
   | { readonly type: 'scraped'; readonly id: number; readonly metrics: MetricsJson; readonly status: ServingStatus }
-  | { readonly type: 'vendor-reported'; readonly id: number; readonly report: VendorReport };
+  | { readonly type: 'vendor-reported'; readonly id: number; readonly report: VendorReport }
+  /** The worker could not build the report (the reason stays in its log). */
+  | { readonly type: 'vendor-report-failed'; readonly id: number }
+  /** After `stop`: the sockets are closed, these are the worker's final counters; it exits next. */
+  | { readonly type: 'stopped'; readonly metrics: MetricsJson };
 
 /** Environment the primary passes to its workers. */
 export const WORKER_ENV = {
@@ -59,6 +64,8 @@ const STOP_TIMEOUT_MS = 10_000;
 const SCRAPE_TIMEOUT_MS = 2_000;
 /** A vendor report walks the whole feed in a worker: allow more than a scrape. */
 const REPORT_TIMEOUT_MS = 10_000;
+/** Stopped workers' final counters kept between two stats flushes: twice the most workers (64). */
+const MAX_FINALS = 128;
 /** Re-fork backoff after a worker dies: 1 s doubling to 30 s; reset once a worker has run 60 s. */
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
@@ -80,8 +87,33 @@ export interface RunningCluster {
   workers(): number;
   /** Reloads the primary's config (notify store) and every worker's; resolves when all have. */
   reload(): Promise<void>;
-  /** Stops every worker, then the metrics listener and the notify store. */
+  /**
+   * Stops every worker (each closes its sockets and sends its final counters), writes those to
+   * the stats store, then closes the metrics listener and the notify store.
+   */
   close(): Promise<void>;
+}
+
+/**
+ * The stats store's source id of a worker: worker id and pid, so a re-forked worker (new pid,
+ * counters from zero) is never compared with the counters of the one it replaces.
+ */
+function sourceOf(worker: Worker): string {
+  return `${worker.id}:${String(worker.process.pid)}`;
+}
+
+/** One worker's answer to a scrape. */
+interface Scraped {
+  readonly source: string;
+  readonly metrics: MetricsJson;
+  readonly status: ServingStatus;
+}
+
+/** A vendor report a worker is building: settled by its answer or by its exit. */
+interface PendingReport {
+  readonly workerId: number;
+  resolve(report: VendorReport): void;
+  reject(err: Error): void;
 }
 
 function isFromWorker(message: unknown): message is FromWorker {
@@ -99,6 +131,11 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => {
     clearTimeout(timer);
   });
+}
+
+/** The worker asked for a vendor report exited before answering: worth asking another. */
+class WorkerGoneError extends Error {
+  override readonly name = 'WorkerGoneError';
 }
 
 /** The earliest of two optional times. */
@@ -128,9 +165,11 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;
   let scrapeId = 0;
-  const scrapes = new Map<number, { pending: Set<number>; results: { metrics: MetricsJson; status: ServingStatus }[]; done: () => void }>();
+  const scrapes = new Map<number, { pending: Set<number>; results: Scraped[]; done: () => void }>();
   const reloads = new Map<number, () => void>();
-  const reports = new Map<number, (report: VendorReport) => void>();
+  const reports = new Map<number, PendingReport>();
+  /** Each stopped worker's final counters, by source, until the stats store's next flush takes them. */
+  const finals = new Map<string, MetricsJson>();
 
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isFromWorker(message)) return;
@@ -141,7 +180,7 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       case 'scraped': {
         const scrape = scrapes.get(message.id);
         if (scrape === undefined || !scrape.pending.delete(worker.id)) break;
-        scrape.results.push({ metrics: message.metrics, status: message.status });
+        scrape.results.push({ source: sourceOf(worker), metrics: message.metrics, status: message.status });
         if (scrape.pending.size === 0) scrape.done();
         break;
       }
@@ -149,7 +188,21 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
         reloads.get(worker.id)?.();
         break;
       case 'vendor-reported':
-        reports.get(message.id)?.(message.report);
+        if (reports.get(message.id)?.workerId === worker.id) reports.get(message.id)?.resolve(message.report);
+        break;
+      case 'vendor-report-failed':
+        if (reports.get(message.id)?.workerId === worker.id)
+          reports.get(message.id)?.reject(new Error(`vendor report: worker ${worker.id} could not build it`));
+        break;
+      case 'stopped':
+        if (config.stats === null) break;
+        finals.set(sourceOf(worker), message.metrics);
+        // Workers stop once each at shutdown, or one by one when stopped from outside and re-forked
+        // (≥ 1 s apart, RESTART_MIN_MS): keep the newest MAX_FINALS between two flushes.
+        for (const source of finals.keys()) {
+          if (finals.size <= MAX_FINALS) break;
+          finals.delete(source);
+        }
         break;
       case 'ready':
       case 'failed':
@@ -197,6 +250,8 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
         ready.delete(worker.id);
         reloads.get(worker.id)?.();
         for (const scrape of scrapes.values()) if (scrape.pending.delete(worker.id) && scrape.pending.size === 0) scrape.done();
+        for (const report of reports.values())
+          if (report.workerId === worker.id) report.reject(new WorkerGoneError(`vendor report: worker ${worker.id} exited (${why})`));
         if (!settled) {
           fail(`worker ${worker.id} exited during start-up (${why})`);
           return;
@@ -247,9 +302,9 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
   }
 
   /** Every ready worker's metrics and status (a worker that does not answer in time is left out). */
-  const scrape = async (): Promise<{ metrics: MetricsJson; status: ServingStatus }[]> => {
+  const scrape = async (): Promise<Scraped[]> => {
     const id = ++scrapeId;
-    const results: { metrics: MetricsJson; status: ServingStatus }[] = [];
+    const results: Scraped[] = [];
     const pending = new Set<number>();
     const finished = new Promise<void>((resolve) => {
       scrapes.set(id, { pending, results, done: resolve });
@@ -309,15 +364,13 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
     return { registry: merged, status: lastStatus };
   };
   let reportId = 0;
-  /** The vendor report built by one ready worker (it holds the feed); rejects if none answers in time. */
-  const vendorReport = async (request: VendorReportRequest): Promise<VendorReport> => {
-    const worker = [...ready.values()].find((w) => w.worker.isConnected())?.worker;
-    if (worker === undefined) throw new Error('vendor report: no worker is serving');
+  /** The vendor report built by `worker`; rejects when it fails, exits or does not answer in time. */
+  const reportFrom = async (worker: Worker, request: VendorReportRequest): Promise<VendorReport> => {
     const id = ++reportId;
     try {
       const report = await within(
-        new Promise<VendorReport | undefined>((resolve) => {
-          reports.set(id, resolve);
+        new Promise<VendorReport | undefined>((resolve, reject) => {
+          reports.set(id, { workerId: worker.id, resolve, reject });
           worker.send({ type: 'vendor-report', id, request } satisfies ToWorker);
         }),
         REPORT_TIMEOUT_MS,
@@ -327,6 +380,23 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       return report;
     } finally {
       reports.delete(id);
+    }
+  };
+  const servingWorker = (except?: number): Worker | undefined =>
+    [...ready.values()].find((w) => w.worker.id !== except && w.worker.isConnected())?.worker;
+  /**
+   * The vendor report built by one ready worker (it holds the feed). If that worker exits first,
+   * asked once more of another ready worker; rejects if none answers in time.
+   */
+  const vendorReport = async (request: VendorReportRequest): Promise<VendorReport> => {
+    const worker = servingWorker();
+    if (worker === undefined) throw new Error('vendor report: no worker is serving');
+    try {
+      return await reportFrom(worker, request);
+    } catch (err) {
+      const other = err instanceof WorkerGoneError ? servingWorker(worker.id) : undefined;
+      if (other === undefined) throw err;
+      return reportFrom(other, request);
     }
   };
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
@@ -376,11 +446,21 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
   }
 
   // The primary scrapes the workers for the store as it does for /metrics, with or without a listener.
+  // Per worker, so a worker that restarts or misses a scrape never makes the sum look reset.
+  // A worker that stopped contributes its final counters once (at close(): every worker's).
+  const readSources = async (): Promise<ReadonlyMap<string, MetricsJson>> => {
+    const results = stopping ? [] : await scrape();
+    if (!stopping) lastStatus = combinedStatus(results);
+    const sources = new Map([...finals, ...results.map((r): [string, MetricsJson] => [r.source, r.metrics])]);
+    finals.clear();
+    return sources;
+  };
   const stats: StatsRecorder | undefined =
     config.stats === null
       ? undefined
       : startStatsRecorder(config.stats, {
           read: async () => (await readAggregate()).registry.getMetricsAsJSON(),
+          readSources,
           nowSeconds,
           log,
         });
@@ -415,9 +495,10 @@ export async function startCollectorCluster(config: CollectorConfig, deps: Clust
       );
     },
     close: async () => {
-      // Before the workers stop: their counts are read one last time for the store.
-      await stats?.close();
+      // Each worker closes its sockets, then sends its final counters (kept in `finals`) and exits;
+      // the store's last flush records them, so nothing counted before the stop is lost.
       await stopWorkers();
+      await stats?.close();
       await ops?.close();
       sink.close();
     },

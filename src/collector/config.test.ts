@@ -64,7 +64,7 @@ test('loadCollectorConfig() accepts examples/collector.yaml', async () => {
     unknown: 3600,
   });
   assert.equal(config.privacy.notify.enabled, false);
-  assert.deepEqual(config.metrics?.dashboard, { enabled: false, sampleIntervalSeconds: 10 });
+  assert.deepEqual(config.metrics?.dashboard, { enabled: false, sampleIntervalSeconds: 10, allowedHosts: [] });
   assert.equal(config.stats?.retentionSeconds, 400 * 86_400);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.policy.exempt));
 });
@@ -178,11 +178,11 @@ test('parseCollectorConfig() reads the dashboard and stats sections with their d
     `${MINIMAL}metrics: {address: 127.0.0.1, port: 9464, dashboard: {enabled: true, sampleInterval: 1s}}\nstats: {database: ../db/stats.db, flushInterval: 2s}\n`,
     FILE,
   );
-  assert.deepEqual(config.metrics?.dashboard, { enabled: true, sampleIntervalSeconds: 1 });
+  assert.deepEqual(config.metrics?.dashboard, { enabled: true, sampleIntervalSeconds: 1, allowedHosts: [] });
   assert.deepEqual(config.stats, { databasePath: '/etc/db/stats.db', retentionSeconds: 400 * 86_400, flushIntervalSeconds: 2 });
   const defaults = parseCollectorConfig(`${MINIMAL}metrics: {}\nstats: {database: stats.db}\n`, FILE);
   assert.ok(defaults.metrics !== null);
-  assert.deepEqual(defaults.metrics.dashboard, { enabled: false, sampleIntervalSeconds: 10 });
+  assert.deepEqual(defaults.metrics.dashboard, { enabled: false, sampleIntervalSeconds: 10, allowedHosts: [] });
   assert.deepEqual(COLLECTOR_DEFAULTS.metrics.dashboard, defaults.metrics.dashboard);
   assert.deepEqual(defaults.stats, { databasePath: '/etc/tattler/stats.db', retentionSeconds: 400 * 86_400, flushIntervalSeconds: 60 });
   const summary = summarizeCollectorConfig(config);
@@ -191,6 +191,17 @@ test('parseCollectorConfig() reads the dashboard and stats sections with their d
   const off = summarizeCollectorConfig(parseCollectorConfig(MINIMAL, FILE));
   assert.match(off, /^metrics {5}off$/m);
   assert.match(off, /^stats {7}off \(no counts persisted\)$/m);
+});
+
+test('parseCollectorConfig() reads metrics.dashboard.allowedHosts: host names, lower case, at most 8', () => {
+  const hosts = (list: string): readonly string[] | undefined =>
+    parseCollectorConfig(`${MINIMAL}metrics: {dashboard: {enabled: true, allowedHosts: ${list}}}\n`, FILE).metrics?.dashboard.allowedHosts;
+  assert.deepEqual(hosts('[Collector.Example.NET., ops-1.example.net, collector.example.net]'), ['collector.example.net', 'ops-1.example.net']);
+  for (const bad of ['[http://collector.example.net]', '[collector.example.net:9464]', '["-bad.example"]', '[""]'])
+    assert.match(problemAt(`${MINIMAL}metrics: {dashboard: {allowedHosts: ${bad}}}\n`, 'metrics.dashboard.allowedHosts[0]'), /is not a host name/, bad);
+  assert.match(problemAt(`${MINIMAL}metrics: {dashboard: {allowedHosts: collector.example.net}}\n`, 'metrics.dashboard.allowedHosts'), /not a list/);
+  const nine = `[${Array.from({ length: 9 }, (_, i) => `h${i}.example`).join(', ')}]`;
+  assert.match(problemAt(`${MINIMAL}metrics: {dashboard: {allowedHosts: ${nine}}}\n`, 'metrics.dashboard.allowedHosts'), /9 entries, at most 8/);
 });
 
 test('parseCollectorConfig() reports missing required settings', () => {

@@ -52,6 +52,20 @@ export const MAX_LISTEN_ADDRESSES = 16;
 export const MAX_POLICY_ADVISORIES = 16;
 /** Most exempt prefixes: 256, far above an ISP's own infrastructure ranges, and a bounded scan. */
 export const MAX_EXEMPT_PREFIXES = 256;
+/** Most names in `metrics.dashboard.allowedHosts`: the names an operator reaches the listener by. */
+export const MAX_DASHBOARD_HOSTS = 8;
+/** Longest DNS name in text form (RFC 1035 §2.3.4: 255 octets on the wire, 253 as dotted text). */
+const MAX_HOST_NAME_CHARACTERS = 253;
+/** RFC 1123 §2.1 host name labels: letters, digits, hyphens, not starting or ending with a hyphen. */
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function hostNameCheck(input: unknown, fail: (message: string) => never): string {
+  const name = typeof input === 'string' ? input.toLowerCase().replace(/\.$/, '') : undefined;
+  if (name === undefined || name.length > MAX_HOST_NAME_CHARACTERS || !HOST_NAME.test(name))
+    return fail(`${describe(input)} is not a host name — write e.g. collector.example.net (no port, no scheme)`);
+  return name;
+}
+
 /** Largest rate-limit table: 2^20 prefixes × ~150 B per entry (rate-limit.ts) ≈ 150 MiB. */
 export const MAX_RATE_LIMIT_TABLE_SIZE = 1_048_576;
 
@@ -127,6 +141,11 @@ export interface DashboardConfig {
   readonly enabled: boolean;
   /** How often the chart's history takes a point of the counters. */
   readonly sampleIntervalSeconds: number;
+  /**
+   * Host names (lower case) the dashboard answers to besides IP literals and `localhost`: the
+   * Host header is checked against DNS rebinding (docs/collector.md "Dashboard").
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 /** The operations listener: /metrics, /healthz and, when enabled, the dashboard. */
@@ -197,7 +216,7 @@ export const COLLECTOR_DEFAULTS = Object.freeze({
   metrics: Object.freeze({
     address: '127.0.0.1',
     port: 9464,
-    dashboard: Object.freeze({ enabled: false, sampleIntervalSeconds: 10 }),
+    dashboard: Object.freeze({ enabled: false, sampleIntervalSeconds: 10, allowedHosts: Object.freeze([]) }),
   }),
   /** A year and a month of hourly counts: this month against the same month last year. */
   stats: Object.freeze({ retentionSeconds: 400 * DAY, flushIntervalSeconds: MINUTE }),
@@ -458,6 +477,10 @@ const configSchema = section(
           {
             enabled: leaf(booleanCheck),
             sampleInterval: leaf(durationCheck({ minSeconds: 1, maxSeconds: 5 * MINUTE })),
+            allowedHosts: list(requiredLeaf(hostNameCheck, 'collector.example.net'), {
+              max: MAX_DASHBOARD_HOSTS,
+              example: '[collector.example.net]',
+            }).optional(),
           },
           '{enabled: true, sampleInterval: 10s}',
         ).optional(),
@@ -564,6 +587,7 @@ function toConfig(parsed: ParsedConfig, file: string): CollectorConfig {
               enabled: parsed.metrics.dashboard?.enabled ?? d.metrics.dashboard.enabled,
               sampleIntervalSeconds:
                 parsed.metrics.dashboard?.sampleInterval ?? d.metrics.dashboard.sampleIntervalSeconds,
+              allowedHosts: [...new Set(parsed.metrics.dashboard?.allowedHosts ?? d.metrics.dashboard.allowedHosts)],
             },
           },
     stats:

@@ -23,9 +23,44 @@ export interface DashboardSource {
   }): Promise<VendorReport>;
   /** Epoch seconds. */
   nowSeconds(): number;
+  /** A monotonic clock in milliseconds for the answer caches; default `performance.now`. */
+  readonly nowMs?: () => number;
 }
 
-/** A running dashboard: the JSON API's two answers, and a stop. */
+/**
+ * How long an answer of the JSON API is reused: a burst of requests, or tabs left open, cost one
+ * scrape (a round of IPC to every worker) a second and one walk of the feed every 5 s at most.
+ */
+export const DASHBOARD_CACHE_MS = Object.freeze({ summary: 1_000, vendors: 5_000 });
+
+/**
+ * `load`, shared: callers while one call is in flight get its promise, and its result is reused
+ * for `ttlMs` after it settles. A rejection is not kept: the next caller tries again.
+ */
+function sharedLoad<T>(load: () => Promise<T>, ttlMs: number, nowMs: () => number): () => Promise<T> {
+  let current: { readonly promise: Promise<T>; settledAtMs: number | undefined } | undefined;
+  return function loadShared(): Promise<T> {
+    if (current !== undefined && (current.settledAtMs === undefined || nowMs() - current.settledAtMs < ttlMs))
+      return current.promise;
+    const entry: { readonly promise: Promise<T>; settledAtMs: number | undefined } = {
+      promise: load().then(
+        (value) => {
+          entry.settledAtMs = nowMs();
+          return value;
+        },
+        (err: unknown) => {
+          if (current === entry) current = undefined;
+          throw err;
+        },
+      ),
+      settledAtMs: undefined,
+    };
+    current = entry;
+    return entry.promise;
+  };
+}
+
+/** A running dashboard: the JSON API's two answers (shared and briefly cached), and a stop. */
 export interface RunningDashboard {
   summary(): Promise<DashboardSummary>;
   /** The vendor report of the counts since this listener started. */
@@ -58,12 +93,17 @@ export function startDashboard(config: DashboardConfig, source: DashboardSource)
   sample();
   const timer = setInterval(sample, config.sampleIntervalSeconds * 1000);
   timer.unref(); // the sockets keep the process alive, never the sampler
-  return {
-    summary: async () => {
+  const nowMs = source.nowMs ?? ((): number => performance.now());
+  const summary = sharedLoad(
+    async () => {
       const { metrics, status } = await source.read();
       return buildDashboardSummary({ metrics, status, nowSeconds: source.nowSeconds(), startedAt, history: ring.points() });
     },
-    vendors: async () => {
+    DASHBOARD_CACHE_MS.summary,
+    nowMs,
+  );
+  const vendors = sharedLoad(
+    async () => {
       const { metrics } = await source.read();
       const nowSeconds = source.nowSeconds();
       return source.vendorReport({
@@ -72,6 +112,12 @@ export function startDashboard(config: DashboardConfig, source: DashboardSource)
         nowSeconds,
       });
     },
+    DASHBOARD_CACHE_MS.vendors,
+    nowMs,
+  );
+  return {
+    summary,
+    vendors,
     close: () => {
       clearInterval(timer);
     },

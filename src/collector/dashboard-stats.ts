@@ -1,23 +1,42 @@
 /**
  * Writes the collector's aggregate counts to the stats store (docs/privacy.md "stats store"):
- * every `flushInterval` and at close, the cumulative counts of the metrics JSON go to
+ * every `flushInterval`, just after every hour boundary and at close, the cumulative counts of the metrics JSON go to
  * `StatsStore.record`, which keeps hourly deltas; hours past the retention are pruned at start
  * and once a day. A store error is logged (`stats_error`) and never stops serving.
  * @module
  */
 import type { LogSink } from '../logging/log.ts';
-import { countsFromMetrics } from './aggregate-counts.ts';
+import { countsFromMetrics, type AggregateCounts } from './aggregate-counts.ts';
 import type { StatsConfig } from './config.ts';
 import type { MetricsJson } from './metrics.ts';
-import { openStatsStore, type StatsStore } from './stats-store.ts';
+import { openStatsStore, STATS_HOUR_SECONDS, type StatsStore } from './stats-store.ts';
 
 /** Prune once a day: retention is counted in days, and a prune scans the oldest hours only. */
 const PRUNE_EVERY_SECONDS = 86_400;
 
+/** Past an hour boundary by this much before the flush runs, so `nowSeconds` is in the new hour. */
+const HOUR_FLUSH_MARGIN_MS = 50;
+
+/**
+ * The delay to the next flush at `nowMs`: the interval, or less so a flush falls just after every
+ * hour boundary (the store books all growth since the last flush to the flush's hour).
+ */
+export function nextFlushDelayMs(nowMs: number, intervalMs: number): number {
+  const hourMs = STATS_HOUR_SECONDS * 1000;
+  const toNextHourMs = hourMs - (nowMs % hourMs) + HOUR_FLUSH_MARGIN_MS;
+  return Math.min(intervalMs, toNextHourMs);
+}
+
 /** What the recorder reads and where it reports. */
 export interface StatsRecorderDeps {
-  /** The metrics JSON `/metrics` exports now (one process, or the aggregate over workers). */
+  /** The metrics JSON `/metrics` exports now (a single process). */
   read(): Promise<MetricsJson>;
+  /**
+   * Several counting processes (a cluster's workers): each one's metrics JSON by a source id that
+   * changes when the process is replaced. When given, it is read instead of `read`, and the store
+   * sums each source's own growth (StatsStore.recordSources).
+   */
+  readonly readSources?: () => Promise<ReadonlyMap<string, MetricsJson>>;
   /** Epoch seconds. */
   nowSeconds(): number;
   readonly log: LogSink;
@@ -70,10 +89,15 @@ export function startStatsRecorder(config: StatsConfig, deps: StatsRecorderDeps)
     }
   };
   let queue: Promise<void> = Promise.resolve();
+  const readSnapshots = async (): Promise<Map<string, AggregateCounts>> => {
+    if (deps.readSources === undefined) return new Map([['', countsFromMetrics(await deps.read())]]);
+    const sources = await deps.readSources();
+    return new Map([...sources].map(([source, metrics]) => [source, countsFromMetrics(metrics)]));
+  };
   const flushNow = async (): Promise<void> => {
-    let metrics: MetricsJson;
+    let snapshots: Map<string, AggregateCounts>;
     try {
-      metrics = await deps.read();
+      snapshots = await readSnapshots();
     } catch (err) {
       fail('cannot read the counters', err);
       return;
@@ -82,7 +106,7 @@ export function startStatsRecorder(config: StatsConfig, deps: StatsRecorderDeps)
     if (target === undefined) return;
     const nowSeconds = deps.nowSeconds();
     try {
-      target.record(countsFromMetrics(metrics), nowSeconds);
+      target.recordSources(snapshots, nowSeconds);
       lastError = undefined;
     } catch (err) {
       fail('cannot record', err);
@@ -96,16 +120,23 @@ export function startStatsRecorder(config: StatsConfig, deps: StatsRecorderDeps)
     queue = queue.then(flushNow);
     return queue;
   };
-  const timer = setInterval(() => {
-    if (!closed) void flush();
-  }, config.flushIntervalSeconds * 1000);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      if (closed) return;
+      void flush().finally(() => {
+        if (!closed) schedule();
+      });
+    }, nextFlushDelayMs(Date.now(), config.flushIntervalSeconds * 1000));
+    timer.unref();
+  };
+  schedule();
   return {
     flush,
     close: async () => {
       if (closed) return;
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       await flush();
       try {
         store?.close();

@@ -2,14 +2,16 @@
  * The operator dashboard, live: a collector on loopback receives a known mix of real UDP
  * announcements, then headless Chromium loads /dashboard and /dashboard/vendors and every number
  * on the pages must equal /metrics of the same run; the chart is drawn, the CSP is sent and the
- * console stays clean. Also: the API's hardening, 404 while disabled, the history ring, and the
- * stats store holding the same counts after close (one process, and two workers).
+ * console stays clean. Also: the API's hardening (methods, CORS, the Host check against DNS
+ * rebinding), 404 while disabled, the shared API answers, the history ring, and the stats store
+ * holding the same counts after close (one process, and two workers).
  * @module
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +26,9 @@ import { parseExposition, sampleSum, type Sample } from '../testing/prometheus.t
 import type { AggregateCounts } from './aggregate-counts.ts';
 import { HistoryRing, MAX_HISTORY_POINTS, buildDashboardSummary, thinHistory, type DashboardSummary, type HistoryPoint } from './dashboard.ts';
 import { DASHBOARD_CSP } from './dashboard-page.ts';
+import { DASHBOARD_CACHE_MS, startDashboard } from './dashboard-service.ts';
+import { nextFlushDelayMs } from './dashboard-stats.ts';
+import { isDashboardHost } from './http.ts';
 import { openStatsStore } from './stats-store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tattler.js', import.meta.url));
@@ -272,6 +277,90 @@ test('the dashboard answers GET and HEAD only, 404s what it does not serve, and 
   assert.equal(await missing.text(), 'not found: try /metrics, /healthz or /dashboard\n');
 });
 
+/** A GET with a chosen Host header (fetch does not let a caller set it). */
+async function getWithHost(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } });
+  req.end();
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  res.setEncoding('utf8');
+  let body = '';
+  for await (const chunk of res) body += String(chunk);
+  return { status: res.statusCode ?? 0, body };
+}
+
+test('the dashboard answers 421 to a Host that may be a rebound name; /metrics and /healthz answer any Host', async () => {
+  const port = running().collector.opsAddress()?.port ?? 0;
+  for (const path of ['/dashboard', '/dashboard/api/summary', '/dashboard/api/vendors', '/dashboard/app.js']) {
+    const refused = await getWithHost(port, path, 'evil.example');
+    assert.equal(refused.status, 421, path);
+    assert.match(refused.body, /^misdirected request: .*metrics\.dashboard\.allowedHosts\n$/);
+  }
+  assert.equal((await getWithHost(port, '/dashboard/api/summary', `evil.example:${port}`)).status, 421);
+  for (const host of [`localhost:${port}`, 'LOCALHOST', `127.0.0.1:${port}`, `[::1]:${port}`]) {
+    assert.equal((await getWithHost(port, '/dashboard', host)).status, 200, host);
+  }
+  assert.equal((await getWithHost(port, '/metrics', 'evil.example')).status, 200);
+  assert.notEqual((await getWithHost(port, '/healthz', 'evil.example')).status, 421);
+});
+
+test('isDashboardHost() accepts IP literals, localhost and the listed names only', () => {
+  const allowed = ['collector.example.net'];
+  for (const host of ['127.0.0.1', '127.0.0.1:9464', '[::1]:9464', '192.0.2.7', 'localhost', 'localhost.:80', 'Collector.Example.NET:9464'])
+    assert.equal(isDashboardHost(host, allowed), true, host);
+  for (const host of [undefined, '', 'evil.example', 'localhost.evil.example', '127.0.0.1.evil.example', '::1', '[evil]', 'a:b:c', 'collector.example.net.evil'])
+    assert.equal(isDashboardHost(host, allowed), false, String(host));
+});
+
+test('startDashboard() shares one read between concurrent requests and reuses it briefly', async () => {
+  let reads = 0;
+  let reports = 0;
+  let nowMs = 0;
+  const dashboard = startDashboard(
+    { enabled: true, sampleIntervalSeconds: 300, allowedHosts: [] },
+    {
+      read: () => {
+        reads++;
+        return Promise.resolve({ metrics: [], status: {} });
+      },
+      vendorReport: ({ window, nowSeconds }) => {
+        reports++;
+        return Promise.resolve({ generatedAt: nowSeconds, window, feedVersion: null, rows: [], unlisted: 0, private: [] });
+      },
+      nowSeconds: () => 1_700_000_000,
+      nowMs: () => nowMs,
+    },
+  );
+  try {
+    const sampled = reads; // the sampler's first point
+    await Promise.all(Array.from({ length: 20 }, () => dashboard.summary()));
+    assert.equal(reads - sampled, 1, 'a burst costs one read');
+    nowMs += DASHBOARD_CACHE_MS.summary - 1;
+    await dashboard.summary();
+    assert.equal(reads - sampled, 1, 'reused within the cache time');
+    nowMs += 1;
+    await dashboard.summary();
+    assert.equal(reads - sampled, 2, 'read again once it expired');
+    await Promise.all(Array.from({ length: 20 }, () => dashboard.vendors()));
+    nowMs += DASHBOARD_CACHE_MS.vendors - 1;
+    await dashboard.vendors();
+    assert.equal(reports, 1, 'one feed walk for the burst and within 5 s');
+    nowMs += 1;
+    await dashboard.vendors();
+    assert.equal(reports, 2);
+  } finally {
+    dashboard.close();
+  }
+});
+
+test('nextFlushDelayMs() waits the interval, or less to flush just after the next hour boundary', () => {
+  const hour = 3_600_000;
+  const t = 1_699_999_200_000; // an hour boundary
+  assert.equal(nextFlushDelayMs(t + 60_000, 300_000), 300_000);
+  assert.equal(nextFlushDelayMs(t + hour - 60_000, 300_000), 60_050);
+  assert.equal(nextFlushDelayMs(t + 1_000, hour), hour - 1_000 + 50, 'an 1 h interval still flushes at the boundary');
+  assert.ok(nextFlushDelayMs(t, hour) > 0);
+});
+
 test('with the dashboard off (the default) its paths are 404 as before', async () => {
   const off = await startLiveCollector({ nowSeconds: Math.floor(Date.now() / 1000), extraYaml: ['metrics: {address: 127.0.0.1, port: 0}'] });
   try {
@@ -287,12 +376,20 @@ test('with the dashboard off (the default) its paths are 404 as before', async (
 });
 
 test('the stats store holds the /metrics counts after close', async () => {
-  const { ops } = running();
-  const counts = countsOf(await scrape(ops));
-  assert.ok(counts.identified.length > 0 && counts.private.length > 0);
-  await live?.close();
-  live = undefined;
-  const store = openStatsStore(join(statsDir, 'stats.db'), { retentionSeconds: 400 * 86_400, readOnly: true });
+  // Its own collector: closing the shared one would make the other tests depend on file order.
+  const own = await startLiveCollector({
+    nowSeconds: Math.floor(Date.now() / 1000),
+    extraYaml: ['metrics: {address: 127.0.0.1, port: 0}', `stats: {database: ${JSON.stringify(join(statsDir, 'own.db'))}, flushInterval: 1h}`],
+  });
+  let counts: AggregateCounts;
+  try {
+    for (const bytes of MIX) await own.sendHandled(bytes);
+    counts = countsOf(await scrape(`http://127.0.0.1:${String(own.collector.opsAddress()?.port)}`));
+    assert.ok(counts.identified.length > 0 && counts.private.length > 0);
+  } finally {
+    await own.close();
+  }
+  const store = openStatsStore(join(statsDir, 'own.db'), { retentionSeconds: 400 * 86_400, readOnly: true });
   try {
     const stored = store.query(null);
     assert.deepEqual(sortCounts(stored), counts);

@@ -2,11 +2,13 @@
  * The collector's operations listener, separate from the UDP service: `GET /metrics` (Prometheus
  * text format), `GET /healthz` (JSON; 200 while it can sign FAILs, 503 with the reason when
  * it cannot) and, when enabled, the operator dashboard under `/dashboard` (pages and a JSON API).
- * Read-only: no request body is ever read, other methods get 405, other paths 404.
+ * Read-only: no request body is ever read, other methods get 405, other paths 404. The dashboard
+ * answers only to a Host header that cannot be a rebound name (421 otherwise).
  * Bind it to loopback or a management network (default 127.0.0.1): it is not for the Internet.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import {
   DASHBOARD_ASSETS,
   DASHBOARD_CSP,
@@ -36,6 +38,39 @@ export interface OpsHandlers {
   readonly nowSeconds?: () => number;
   /** The dashboard, when enabled; absent, its paths are 404 like any other. */
   readonly dashboard?: DashboardHandlers;
+}
+
+/** Where the listener binds, and the host names its dashboard answers to. */
+export interface OpsListen {
+  readonly address: string;
+  readonly port: number;
+  /** `metrics.dashboard.allowedHosts`: lower-case names besides IP literals and `localhost`. */
+  readonly dashboard?: { readonly allowedHosts: readonly string[] };
+}
+
+/**
+ * The host part of a Host header value (RFC 9110 §7.2: uri-host [":" port]), lower case, without
+ * a trailing dot and with IPv6 brackets removed; undefined when absent or malformed.
+ */
+export function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim().toLowerCase();
+  const bracketed = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(value);
+  if (bracketed !== null) return bracketed[1];
+  const plain = /^([^:[\]]+)(?::\d{1,5})?$/.exec(value);
+  return plain?.[1]?.replace(/\.$/, '');
+}
+
+/**
+ * Whether the dashboard answers a request with this Host header. DNS rebinding (a page of the
+ * attacker's name re-resolved to this listener) always carries the attacker's name: an IP
+ * literal cannot be rebound, `localhost` resolves locally (RFC 6761 §6.3), and any other name
+ * must be one the operator listed.
+ */
+export function isDashboardHost(header: string | undefined, allowedHosts: readonly string[]): boolean {
+  const host = hostOf(header);
+  if (host === undefined) return false;
+  return isIP(host) !== 0 || host === 'localhost' || allowedHosts.includes(host);
 }
 
 /** The /healthz body. */
@@ -99,7 +134,12 @@ const DASHBOARD_STATIC: ReadonlyMap<string, readonly [string, string]> = new Map
 ]);
 const DASHBOARD_API = new Set(['/dashboard/api/summary', '/dashboard/api/vendors']);
 
-async function handle(handlers: OpsHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  handlers: OpsHandlers,
+  allowedHosts: readonly string[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const dashboard = handlers.dashboard;
   const known =
@@ -127,6 +167,16 @@ async function handle(handlers: OpsHandlers, req: IncomingMessage, res: ServerRe
     return;
   }
   if (dashboard === undefined) return; // unreachable: `known` checked it
+  // Against DNS rebinding; /metrics and /healthz stay reachable by any name (Prometheus, probes).
+  if (!isDashboardHost(req.headers.host, allowedHosts)) {
+    send(
+      res,
+      421,
+      'text/plain; charset=utf-8',
+      'misdirected request: the dashboard answers to an IP address, localhost or a name in metrics.dashboard.allowedHosts\n',
+    );
+    return;
+  }
   const page = DASHBOARD_STATIC.get(path);
   if (page !== undefined) {
     send(res, 200, page[0], page[1], page[0] === HTML ? PAGE_HEADERS : {});
@@ -146,10 +196,11 @@ export interface OpsServer {
  * Listens on `address`:`port` (0: any free port). Rejects naming the address on a port in use.
  * @example const ops = await startOpsServer({ address: '127.0.0.1', port: 9464 }, { metrics, status });
  */
-export async function startOpsServer(listen: { address: string; port: number }, handlers: OpsHandlers): Promise<OpsServer> {
+export async function startOpsServer(listen: OpsListen, handlers: OpsHandlers): Promise<OpsServer> {
+  const allowedHosts = listen.dashboard?.allowedHosts ?? [];
   const server: Server = createServer((req, res) => {
     // A request body is never read: drain nothing, answer from the path and method alone.
-    handle(handlers, req, res).catch(() => {
+    handle(handlers, allowedHosts, req, res).catch(() => {
       // An internal error never reaches the client as text.
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,35 @@ test('record() treats a count lower than before as a reset: the new value is the
   });
 });
 
+test('recordSources() sums per-source deltas: a missed scrape or a restarted worker is not re-added', () => {
+  const path = freshPath();
+  const fail = (n: number): AggregateCounts => counts([['dlink', 'dir859', 'fail', n]], [['0a1', n]]);
+  withStore(path, (store) => {
+    // Worker A (id 1) and B (id 2). The old single-sum rule turned 150 → 100 → 150 → 105 into 405.
+    store.recordSources(new Map([['1:100', fail(100)], ['2:200', fail(50)]]), H0); // sum 150
+    store.recordSources(new Map([['1:100', fail(100)]]), H0 + 60); // B missed the scrape: sum 100
+    store.recordSources(new Map([['1:100', fail(100)], ['2:200', fail(50)]]), H0 + 120); // sum 150
+    // B was re-forked (new pid) and counted 5 since; A is unchanged: the true total is 155.
+    store.recordSources(new Map([['1:100', fail(100)], ['3:300', fail(5)]]), H0 + 180);
+    assert.deepEqual(store.query(null).identified, [{ vendor: 'dlink', model: 'dir859', status: 'fail', count: 155 }]);
+    assert.deepEqual(store.query(null).private, [{ bucket: '0a1', count: 155 }]);
+    // A worker that missed scrapes has its growth counted when it answers again.
+    store.recordSources(new Map([['3:300', fail(5)]]), H0 + 240);
+    store.recordSources(new Map([['1:100', fail(110)], ['3:300', fail(7)]]), H0 + 300);
+    assert.deepEqual(store.query(null).identified, [{ vendor: 'dlink', model: 'dir859', status: 'fail', count: 167 }]);
+  });
+});
+
+test('recordSources() forgets a source absent for a day: its next snapshot counts from zero', () => {
+  const path = freshPath();
+  withStore(path, (store) => {
+    store.recordSources(new Map([['1:100', counts([['a', 'm', 'fail', 4]])]]), H0);
+    store.recordSources(new Map([['2:200', counts([['a', 'm', 'fail', 1]])]]), H0 + DAY);
+    store.recordSources(new Map([['1:100', counts([['a', 'm', 'fail', 4]])]]), H0 + DAY + 1);
+    assert.deepEqual(store.query(null).identified, [{ vendor: 'a', model: 'm', status: 'fail', count: 9 }]);
+  });
+});
+
 test('record() of a new store starts from zero, so a reopened store adds the whole snapshot', () => {
   const path = freshPath();
   withStore(path, (store) => {
@@ -148,6 +178,16 @@ test('prune() deletes the hours that ended more than the retention ago', () => {
     const left = store.query(null);
     assert.deepEqual(left.window, { fromSeconds: H0 + STATS_HOUR_SECONDS, toSeconds: H0 + 2 * STATS_HOUR_SECONDS });
     assert.deepEqual(left.identified, [{ vendor: 'a', model: 'm', status: 'fail', count: 1 }]);
+  });
+});
+
+test('prune() that deletes rows leaves no WAL behind (old copies of the rows are gone)', () => {
+  const path = freshPath();
+  withStore(path, (store) => {
+    store.record(counts([['a', 'm', 'fail', 1]], [['001', 1]]), H0);
+    assert.ok(statSync(`${path}-wal`).size > 0, 'the write went to the WAL');
+    assert.equal(store.prune(H0 + STATS_HOUR_SECONDS + RETENTION), 2);
+    assert.equal(statSync(`${path}-wal`).size, 0, 'wal_checkpoint(TRUNCATE) ran');
   });
 });
 

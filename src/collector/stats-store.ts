@@ -103,9 +103,17 @@ export interface StatsStore {
   /**
    * Adds what `snapshot` (cumulative since the process started) counted since the previous call
    * to the hour containing `nowSeconds`, in one transaction. A count lower than before means its
-   * counter was reset (a worker restarted): its whole new value is added.
+   * counter was reset (the process restarted): its whole new value is added. One process only:
+   * for the sum over several, use {@link recordSources}.
    */
   record(snapshot: AggregateCounts, nowSeconds: number): void;
+  /**
+   * Like {@link record} for several counting processes (a cluster's workers): `snapshots` maps a
+   * source id (e.g. worker id and pid, so a re-forked worker starts from zero) to that source's
+   * cumulative counts, and the sum of the per-source deltas is added. A source absent from
+   * `snapshots` adds nothing this time; its growth is counted at the next call it is part of.
+   */
+  recordSources(snapshots: ReadonlyMap<string, AggregateCounts>, nowSeconds: number): void;
   /** Sums of the hours from the one containing `sinceSeconds` on (`null`: every hour kept). */
   query(sinceSeconds: number | null): StatsQuery;
   /** Deletes the hours that ended more than the retention before `nowSeconds`; returns rows deleted. */
@@ -149,6 +157,24 @@ interface Delta {
   readonly delta: number;
 }
 
+/**
+ * Sources whose previous snapshot is kept: a cluster has ≤ 64 workers, and each re-fork adds a
+ * source id; 256 leaves room for 192 restarts within {@link SOURCE_FORGET_SECONDS}.
+ */
+const MAX_SOURCES = 256;
+/** A source absent this long is forgotten (its process is gone): a day, far above any scrape gap. */
+const SOURCE_FORGET_SECONDS = 86_400;
+
+/** The source id of {@link StatsStore.record}: the single process. */
+const SINGLE_SOURCE = '';
+
+/** One source's previous snapshot, keyed as {@link identifiedKey} and by bucket. */
+interface SourceState {
+  readonly identified: ReadonlyMap<string, number>;
+  readonly private: ReadonlyMap<string, number>;
+  readonly seenSeconds: number;
+}
+
 /** Per key: the growth since `previous`; a smaller value means the counter was reset. */
 function deltasOf(previous: ReadonlyMap<string, number>, current: ReadonlyMap<string, number>): Delta[] {
   const deltas: Delta[] = [];
@@ -158,6 +184,11 @@ function deltasOf(previous: ReadonlyMap<string, number>, current: ReadonlyMap<st
     if (delta > 0) deltas.push({ key, value, delta });
   }
   return deltas;
+}
+
+/** Adds `deltas` into `into`, per key. */
+function addDeltas(into: Map<string, number>, deltas: readonly Delta[]): void {
+  for (const { key, delta } of deltas) into.set(key, (into.get(key) ?? 0) + delta);
 }
 
 function compareText(a: string, b: string): number {
@@ -277,15 +308,14 @@ export function openStatsStore(path: string, options: StatsStoreOptions): StatsS
   return new SqliteStatsStore(path, db, { retentionSeconds: options.retentionSeconds, readOnly });
 }
 
-/** The SQLite {@link StatsStore}. One writing process per file (it keeps the previous snapshot). */
+/** The SQLite {@link StatsStore}. One writing process per file (it keeps the previous snapshots). */
 class SqliteStatsStore implements StatsStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #retentionSeconds: number;
   readonly #readOnly: boolean;
-  /** The previous snapshot's counts, keyed as {@link identifiedKey}; empty at start. */
-  #identified = new Map<string, number>();
-  #private = new Map<string, number>();
+  /** Each source's previous snapshot, least recently seen first; empty at start. */
+  readonly #sources = new Map<string, SourceState>();
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string, db: Database.Database, options: { retentionSeconds: number; readOnly: boolean }) {
@@ -309,28 +339,40 @@ class SqliteStatsStore implements StatsStore {
   }
 
   record(snapshot: AggregateCounts, nowSeconds: number): void {
-    this.#assertWritable('record');
+    this.recordSources(new Map([[SINGLE_SOURCE, snapshot]]), nowSeconds);
+  }
+
+  recordSources(snapshots: ReadonlyMap<string, AggregateCounts>, nowSeconds: number): void {
+    this.#assertWritable('recordSources');
     assertSeconds('nowSeconds', nowSeconds);
-    const identified = new Map<string, number>();
+    // Everything is checked before the transaction: a refused snapshot writes nothing.
+    const next = new Map<string, SourceState>();
     const labels = new Map<string, IdentifiedCount>();
-    for (const count of snapshot.identified) {
-      assertLabel('identified vendor', count.vendor);
-      assertLabel('identified model', count.model);
-      if (!STATUSES.includes(count.status)) throw new RangeError(`identified status: ${count.status}`);
-      assertCount(`identified ${count.vendor} ${count.model} ${count.status}`, count.count);
-      const key = identifiedKey(count);
-      identified.set(key, (identified.get(key) ?? 0) + count.count);
-      labels.set(key, count);
-    }
-    const buckets = new Map<string, number>();
-    for (const count of snapshot.private) {
-      if (!BUCKET.test(count.bucket)) throw new RangeError(`private bucket: expected 3 lower-case hex digits, got ${count.bucket}`);
-      assertCount(`private ${count.bucket}`, count.count);
-      buckets.set(count.bucket, (buckets.get(count.bucket) ?? 0) + count.count);
+    const identifiedDeltas = new Map<string, number>();
+    const privateDeltas = new Map<string, number>();
+    for (const [source, snapshot] of snapshots) {
+      const identified = new Map<string, number>();
+      for (const count of snapshot.identified) {
+        assertLabel('identified vendor', count.vendor);
+        assertLabel('identified model', count.model);
+        if (!STATUSES.includes(count.status)) throw new RangeError(`identified status: ${count.status}`);
+        assertCount(`identified ${count.vendor} ${count.model} ${count.status}`, count.count);
+        const key = identifiedKey(count);
+        identified.set(key, (identified.get(key) ?? 0) + count.count);
+        labels.set(key, count);
+      }
+      const buckets = new Map<string, number>();
+      for (const count of snapshot.private) {
+        if (!BUCKET.test(count.bucket)) throw new RangeError(`private bucket: expected 3 lower-case hex digits, got ${count.bucket}`);
+        assertCount(`private ${count.bucket}`, count.count);
+        buckets.set(count.bucket, (buckets.get(count.bucket) ?? 0) + count.count);
+      }
+      const previous = this.#sources.get(source);
+      addDeltas(identifiedDeltas, deltasOf(previous?.identified ?? new Map(), identified));
+      addDeltas(privateDeltas, deltasOf(previous?.private ?? new Map(), buckets));
+      next.set(source, { identified, private: buckets, seenSeconds: nowSeconds });
     }
     const hour = hourOf(nowSeconds);
-    const identifiedDeltas = deltasOf(this.#identified, identified);
-    const privateDeltas = deltasOf(this.#private, buckets);
     const addIdentified = this.#statement(
       'add-identified',
       `INSERT INTO identified (hour, vendor, model, status, count) VALUES (?, ?, ?, ?, ?)
@@ -343,16 +385,22 @@ class SqliteStatsStore implements StatsStore {
     );
     this.#db
       .transaction(() => {
-        for (const { key, delta } of identifiedDeltas) {
+        for (const [key, delta] of identifiedDeltas) {
           const label = labels.get(key);
           if (label !== undefined) addIdentified.run(hour, label.vendor, label.model, label.status, delta);
         }
-        for (const { key, delta } of privateDeltas) addPrivate.run(hour, key, delta);
+        for (const [key, delta] of privateDeltas) addPrivate.run(hour, key, delta);
       })
       .immediate();
     // Only after the commit: a failed write is retried with the next snapshot's larger deltas.
-    this.#identified = identified;
-    this.#private = buckets;
+    for (const [source, state] of next) {
+      this.#sources.delete(source); // re-inserted last: the map stays in order of last seen
+      this.#sources.set(source, state);
+    }
+    for (const [source, state] of this.#sources) {
+      if (this.#sources.size <= MAX_SOURCES && nowSeconds - state.seenSeconds < SOURCE_FORGET_SECONDS) break;
+      this.#sources.delete(source);
+    }
   }
 
   query(sinceSeconds: number | null): StatsQuery {
@@ -397,13 +445,17 @@ class SqliteStatsStore implements StatsStore {
     assertSeconds('nowSeconds', nowSeconds);
     // An hour is deleted once it ended more than the retention ago: hour + 3600 <= now - retention.
     const before = nowSeconds - this.#retentionSeconds - STATS_HOUR_SECONDS;
-    return this.#db
+    const deleted = this.#db
       .transaction(() => {
         const a = this.#statement('prune-identified', 'DELETE FROM identified WHERE hour <= ?').run(before);
         const b = this.#statement('prune-private', 'DELETE FROM private WHERE hour <= ?').run(before);
         return a.changes + b.changes;
       })
       .immediate();
+    // secure_delete zeroes the pages in the database file, but the WAL still holds the frames
+    // written before the delete: copy them back and truncate the WAL (SQLite docs, wal_checkpoint).
+    if (deleted > 0) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    return deleted;
   }
 
   #corrupt(): StatsStoreError {

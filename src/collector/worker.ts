@@ -1,7 +1,8 @@
 /**
  * Entry point of one collector worker process, forked by cluster.ts: runs the single-process
  * collector (udp.ts) on the sockets the primary shares, and answers the primary's messages
- * (reload, stop, scrape). Its notify events go to the primary, the store's one writer.
+ * (reload, stop, scrape, vendor report); on stop it closes its sockets, sends its final
+ * counters and exits. Its notify events go to the primary, the store's one writer.
  * @module
  */
 import cluster from 'node:cluster';
@@ -11,8 +12,14 @@ import { loadCollectorConfig } from './config.ts';
 import type { NotifyEvent, NotifySink } from './notify-store.ts';
 import { startCollector, type RunningCollector } from './udp.ts';
 
-function send(message: FromWorker): void {
-  process.send?.(message);
+function send(message: FromWorker, onSent?: () => void): void {
+  if (process.send === undefined || !process.connected) {
+    onSent?.();
+    return;
+  }
+  process.send(message, undefined, {}, () => {
+    onSent?.();
+  });
 }
 
 function pick<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T): T {
@@ -57,9 +64,20 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void collector.close().finally(() => {
-      process.disconnect();
-    });
+    // Sockets first, so nothing is counted after the final counters leave for the stats store.
+    void collector
+      .close()
+      .then(() => collector.registry.getMetricsAsJSON())
+      .then(
+        (metrics) => {
+          send({ type: 'stopped', metrics }, () => {
+            if (process.connected) process.disconnect();
+          });
+        },
+        () => {
+          if (process.connected) process.disconnect();
+        },
+      );
   };
   // systemd's KillMode=control-group sends SIGTERM to every process: stop cleanly here too.
   process.on('SIGTERM', stop);
@@ -74,7 +92,13 @@ async function main(): Promise<void> {
         stop();
         break;
       case 'vendor-report':
-        send({ type: 'vendor-reported', id: message.id, report: collector.vendorReport(message.request) });
+        // A throw here would escape the IPC listener and end the worker: answer with a failure.
+        try {
+          send({ type: 'vendor-reported', id: message.id, report: collector.vendorReport(message.request) });
+        } catch (err) {
+          log('error', 'vendor_report_failed', `vendor report: ${err instanceof Error ? err.message : String(err)}`);
+          send({ type: 'vendor-report-failed', id: message.id });
+        }
         break;
       case 'scrape':
         void collector.registry.getMetricsAsJSON().then((metrics) => {

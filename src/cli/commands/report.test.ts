@@ -205,6 +205,13 @@ test('report vendors: clear errors and exit 1 for missing or wrong inputs', asyn
     assert.match(run.err, message, name);
     assert.equal(run.out, '', name);
   }
+  // A config with several problems: one line on stderr (docs/report.md), the first problem and a count.
+  const badConfig = join(dir, 'bad-collector.yaml');
+  await writeFile(badConfig, 'listen: nowhere\nfeed: 3\nkey: 4\n');
+  const bad = await runCli(['report', 'vendors', '--config', badConfig]);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.err.trimEnd().split('\n').length, 1, bad.err);
+  assert.match(bad.err, /bad-collector\.yaml.*and \d+ more problem/);
   const badSince = await runCli(explicit('--since', 'soon'));
   assert.notEqual(badSince.code, 0);
   assert.match(badSince.err, /--since.*expected a number and a unit/);

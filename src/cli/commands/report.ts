@@ -68,8 +68,10 @@ async function loadConfig(io: CliIo, file: string): Promise<CollectorConfig> {
     return await loadCollectorConfig(file);
   } catch (err) {
     if (!(err instanceof CollectorConfigError)) throw err;
-    io.err.write(`${err.message}\n`);
-    return fail(io, `${file}: not a valid collector config; see docs/collector.md`);
+    // One line, as docs/report.md promises: the first problem, and how many more there are.
+    const [first = file, ...more] = err.message.split('\n');
+    const rest = more.length === 0 ? '' : ` (and ${more.length} more problem${more.length === 1 ? '' : 's'})`;
+    return fail(io, `not a valid collector config: ${first}${rest}; see docs/collector.md`);
   }
 }
 
