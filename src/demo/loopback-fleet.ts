@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { loadAgentConfig, loadAgentTrust } from '../agent/config.ts';
 import { startAgentDaemon, type RouteLayer, type RunningAgent } from '../agent/daemon.ts';
 import type { NetworkMonitor, NetworkView } from '../agent/network-monitor.ts';
-import type { LogSink } from '../logging/log.ts';
+import type { LogLevel, LogSink } from '../logging/log.ts';
+import { deviceEventOf } from './netns-agent.ts';
 import { demoAgentYaml } from './agent-yaml.ts';
-import type { DemoStatus, DeviceEvent, DeviceFleet, FleetStart, OwnerPageLink } from './types.ts';
+import type { DeviceEvent, DeviceFleet, FleetStart, OwnerPageLink } from './types.ts';
 
 const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
 
@@ -57,7 +58,8 @@ interface Running {
   closed: boolean;
 }
 
-const STATUSES: readonly string[] = ['pass', 'fail', 'warn', 'unknown'];
+/** pino's numeric levels, as the agent's JSON lines carry them. */
+const PINO_LEVELS: Readonly<Record<LogLevel, number>> = { debug: 20, info: 30, warn: 40, error: 50 };
 
 /** The loopback fleet ({@link DeviceFleet} with `mode: 'loopback'`). */
 export function createLoopbackFleet(): DeviceFleet {
@@ -70,18 +72,19 @@ export function createLoopbackFleet(): DeviceFleet {
     return (level, event, message, fields) => {
       const atMs = Date.now();
       log.write(`${JSON.stringify({ time: new Date(atMs).toISOString(), level, event, message, ...fields })}\n`);
-      const emit = (e: Omit<DeviceEvent, 'device' | 'atMs'>): void => {
-        onEvent({ device: name, atMs, ...e });
-      };
-      if (event === 'started') emit({ kind: 'started' });
-      else if (event === 'announce') emit({ kind: 'announced' });
-      else if (event === 'accepted') {
-        const status = fields?.status;
-        if (typeof status === 'string' && STATUSES.includes(status)) emit({ kind: 'verdict', status: status as DemoStatus });
-      } else if (event === 'quarantined') emit({ kind: 'quarantined', detail: message });
-      else if (event === 'lifted') emit({ kind: 'lifted', detail: message });
-      else if (event === 'stopped') emit({ kind: 'stopped' });
-      else if (level === 'error' || event === 'refused') emit({ kind: 'error', detail: `${event}: ${message}` });
+      // The same mapping as the netns fleet's, from the same fields its JSON lines carry.
+      const status = fields?.status;
+      const code = fields?.code;
+      const mapped = deviceEventOf(name, {
+        event,
+        level: PINO_LEVELS[level],
+        atMs,
+        message,
+        ...(typeof status === 'string' ? { status } : {}),
+        ...(typeof code === 'string' ? { code } : {}),
+      });
+      if (mapped !== undefined) onEvent(mapped);
+      else if (event === 'stopped') onEvent({ device: name, kind: 'stopped', atMs });
     };
   }
 
