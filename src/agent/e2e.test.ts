@@ -14,6 +14,7 @@ import { applyQuarantine, createIpExec, liftQuarantine, type IpExec } from './ro
 import {
   checkHomeTools,
   monitorRoutes,
+  solicitRouter,
   startDhcpClient,
   startDnsmasq,
   waitForSlaac,
@@ -280,6 +281,7 @@ test(
     // A router advertisement: the RA default route, removed, is re-added by the next RA.
     const mark = device.routes.mark();
     await device.ns.ip(['-6', 'route', 'del', 'default', 'proto', 'ra']);
+    await solicitRouter(device.ns);
     await device.routes.waitFor(/^default via fe80::\S+ dev eth0 proto ra/, { from: mark });
     assert.deepEqual(await reachableFrom(device.ns, all), allowed);
 
@@ -407,6 +409,7 @@ test(
     await vulnerable.dhcp.renew();
     const mark = vulnerable.routes.mark();
     await vulnerable.ns.ip(['-6', 'route', 'del', 'default', 'proto', 'ra']);
+    await solicitRouter(vulnerable.ns);
     await vulnerable.routes.waitFor(/^default via fe80::\S+ dev eth0 proto ra/, { from: mark });
     assert.deepEqual(await reachableFrom(vulnerable.ns, all), allowed);
 

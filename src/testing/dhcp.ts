@@ -232,3 +232,22 @@ export async function waitForSlaac(ns: Netns, timeoutMs = EVENT_TIMEOUT_MS): Pro
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+// Sends one ICMPv6 Router Solicitation (RFC 4861 §4.1: type 133, code 0, hop limit 255) to
+// all-routers (ff02::2) on eth0; the kernel fills in the ICMPv6 checksum of a raw socket.
+const ROUTER_SOLICITATION = `
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ('ff02::2', 0, 0, socket.if_nametoindex('eth0')))
+`;
+
+/**
+ * Asks the LAN's router for an RA now (a Router Solicitation from `ns`'s eth0), so a test that
+ * removed the RA default route gets it back from the answer instead of waiting for the next
+ * unsolicited RA, whose timing dnsmasq stretches under load. Best effort: without python3
+ * (`.ci/run` installs it) the next unsolicited RA still brings the route back.
+ */
+export async function solicitRouter(ns: Netns): Promise<void> {
+  await ns.run('python3', ['-c', ROUTER_SOLICITATION]).catch(() => undefined);
+}
